@@ -1,0 +1,83 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import KeyvRedis from '@keyv/redis';
+import KeyvSqlite from '@keyv/sqlite';
+import { Keyv } from 'keyv';
+import { AppError, ErrorCode } from '../analysis/errors.ts';
+
+/**
+ * Where Keyv keeps its data. One URL configures every store:
+ * `sqlite:///abs/path.sqlite` or `sqlite://relative/path.sqlite` (default, embedded),
+ * `redis://host:port` / `rediss://…`, or `memory://` (tests, throw-away runs).
+ */
+export interface StorageBackend {
+  readonly url: string;
+  readonly kind: 'sqlite' | 'redis' | 'memory';
+  /** A Keyv bound to one namespace; every call for the same namespace returns the same instance. */
+  keyv(namespace: string): Keyv;
+  close(): Promise<void>;
+}
+
+/** Parse a storage URL and open a backend. Throws CONFIG_INVALID for an unknown scheme. */
+export function openStorage(url: string): StorageBackend {
+  const kind = backendKind(url);
+  const instances = new Map<string, Keyv>();
+  const sqlitePath = kind === 'sqlite' ? sqliteFile(url) : undefined;
+  if (sqlitePath) mkdirSync(dirname(sqlitePath), { recursive: true });
+
+  const make = (namespace: string): Keyv => {
+    let keyv: Keyv;
+    if (kind === 'memory') {
+      keyv = new Keyv({ namespace });
+    } else if (kind === 'redis') {
+      keyv = new Keyv({ store: new KeyvRedis(url), namespace });
+    } else {
+      keyv = new Keyv({
+        store: new KeyvSqlite({ uri: `sqlite://${sqlitePath}`, busyTimeout: 10_000 }),
+        namespace,
+      });
+    }
+    keyv.on('error', () => {
+      /* surfaced through the rejected promise of the call that failed */
+    });
+    return keyv;
+  };
+
+  return {
+    url,
+    kind,
+    keyv(namespace) {
+      let instance = instances.get(namespace);
+      if (!instance) {
+        instance = make(namespace);
+        instances.set(namespace, instance);
+      }
+      return instance;
+    },
+    async close() {
+      const all = [...instances.values()];
+      instances.clear();
+      await Promise.allSettled(all.map((k) => k.disconnect()));
+    },
+  };
+}
+
+function backendKind(url: string): StorageBackend['kind'] {
+  if (url.startsWith('sqlite://')) return 'sqlite';
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) return 'redis';
+  if (url === 'memory://' || url === 'memory') return 'memory';
+  throw new AppError(ErrorCode.CONFIG_INVALID, `Unsupported storage URL scheme: ${url.split(':')[0]}`, {
+    userMessage: 'LORALENS_STORE_URL must start with sqlite://, redis://, rediss:// or be memory://.',
+    userFault: true,
+  });
+}
+
+function sqliteFile(url: string): string {
+  const rest = url.slice('sqlite://'.length);
+  return resolve(rest);
+}
+
+/** Default embedded store location under a data directory. */
+export function defaultStorageUrl(dataDir: string): string {
+  return `sqlite://${resolve(dataDir, 'loralens.sqlite')}`;
+}
