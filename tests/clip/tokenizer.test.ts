@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { clipCleanText, unescapeHtml } from '../../src/analysis/clip/text-clean.ts';
+import { type ClipTokenizer, loadClipTokenizer } from '../../src/analysis/clip/tokenizer.ts';
+
+const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const VOCAB = resolve(repoRoot, '..', 'shared', 'models', 'clip-tokenizer', 'bpe_simple_vocab_16e6.txt.gz');
+
+interface ReferenceRow {
+  source: string;
+  text: string;
+  bpe: number[];
+  ids: number[];
+  truncated: boolean;
+}
+// Reference ids: openai/CLIP simple_tokenizer.py run under Debian Python; see tests/fixtures/clip/PROVENANCE.md.
+const reference: ReferenceRow[] = readFileSync(
+  resolve(repoRoot, 'tests/fixtures/clip/tokenizer-reference.jsonl'),
+  'utf8',
+)
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => JSON.parse(l) as ReferenceRow);
+
+let tok: ClipTokenizer;
+before(async () => {
+  tok = await loadClipTokenizer(VOCAB);
+});
+
+describe('CLIP tokenizer against the reference ids', () => {
+  test('the corpus is big and varied enough to mean something', () => {
+    assert.ok(reference.length >= 50);
+    assert.ok(
+      reference.some((r) => r.truncated),
+      'some prompts exceed 77 tokens',
+    );
+    assert.ok(
+      reference.some((r) => /[\u3040-\u30ff\u4e00-\u9fff]/.test(r.text)),
+      'CJK present',
+    );
+    assert.ok(
+      reference.some((r) => /\p{Extended_Pictographic}/u.test(r.text)),
+      'emoji present',
+    );
+    assert.ok(
+      reference.some((r) => r.text.includes('&amp;')),
+      'HTML entities present',
+    );
+  });
+
+  for (const row of reference) {
+    test(`${row.source}: BPE ids and the 77-id tokenize() row equal the reference`, () => {
+      assert.deepEqual(tok.encode(row.text), row.bpe);
+      const t = tok.tokenize(row.text);
+      assert.deepEqual(t.ids, row.ids);
+      assert.equal(t.truncated, row.truncated);
+      assert.equal(t.nTokens, row.bpe.length + 2);
+    });
+  }
+});
+
+describe('CLIP tokenizer behaviour', () => {
+  test('"a photo of a cat" gives the published ids', () => {
+    assert.deepEqual(
+      tok.tokenize('a photo of a cat').ids.slice(0, 8),
+      [49406, 320, 1125, 539, 320, 2368, 49407, 0],
+    );
+  });
+
+  test('truncation keeps 77 ids and puts the end token last', () => {
+    const t = tok.tokenize('cat '.repeat(200));
+    assert.equal(t.ids.length, 77);
+    assert.equal(t.ids[76], 49407);
+    assert.equal(t.truncated, true);
+    assert.equal(t.nTokens, 202);
+  });
+
+  test('windows cover every BPE id of a long prompt exactly once, in order', () => {
+    const text = Array.from({ length: 160 }, (_, i) => `w${i}`).join(' ');
+    const bpe = tok.encode(text);
+    const windows = tok.windows(text);
+    assert.ok(windows.length >= 2);
+    const joined = windows.flatMap((w) => {
+      const end = w.ids.indexOf(49407);
+      return w.ids.slice(1, end);
+    });
+    assert.deepEqual(joined, bpe);
+    for (const w of windows) assert.equal(w.ids.length, 77);
+  });
+
+  test('an empty prompt has one window with start and end tokens only', () => {
+    const windows = tok.windows('');
+    assert.equal(windows.length, 1);
+    assert.deepEqual(windows[0]!.ids.slice(0, 3), [49406, 49407, 0]);
+  });
+
+  test('decode inverts encode for plain ASCII prompts', () => {
+    assert.equal(
+      tok.decode(tok.encode('A Photo of a (red:1.2) cat, 8k')),
+      'a photo of a ( red : 1 . 2 ) cat , 8 k',
+    );
+  });
+
+  test('text cleaning: curly quotes, full-width forms, ligatures and double-escaped entities', () => {
+    assert.equal(clipCleanText('it’s “ﬁne”'), 'it\'s "fine"');
+    assert.equal(clipCleanText('ＡＢＣ　１２３'), 'ABC 123');
+    assert.equal(clipCleanText('a &amp;amp; b'), 'a & b');
+    assert.equal(clipCleanText('  tabs\t\tand\nnewlines  '), 'tabs and newlines');
+  });
+
+  test('unescapeHtml follows Python html.unescape on edge cases', () => {
+    assert.equal(
+      unescapeHtml('&notit; &#0; &#x80; &#xD800; &#128512; &bogus;'),
+      '¬it; \uFFFD € \uFFFD 😀 &bogus;',
+    );
+  });
+});
