@@ -88,11 +88,11 @@ function translateChars(text: string): string {
 
 /** The subset of `ftfy.fix_text` described in this module's header, applied until the text is stable. */
 export function fixText(input: string): string {
-  const unescape = !input.includes('<');
+  const unescapeEntities = !input.includes('<');
   let text = input;
   for (let i = 0; i < 16; i++) {
     const orig = text;
-    if (unescape) text = text.replace(FTFY_ENTITY_RE, (m) => unescapeHtml(m));
+    if (unescapeEntities) text = text.replace(FTFY_ENTITY_RE, (m) => unescapeHtml(m));
     // Ligatures and width first, then quotes, line breaks, controls, NFC: ftfy's order.
     text = translateChars(text).replace(/[\u201c-\u201f]/g, '"');
     text = text.replace(/[\u02bc\u2018-\u201b]/g, "'");

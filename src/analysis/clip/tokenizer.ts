@@ -95,7 +95,7 @@ export function createClipTokenizer(mergesText: string): ClipTokenizer {
     throw new AppError(ErrorCode.MODEL_INVALID, `CLIP vocabulary has ${vocab.length} entries`);
   }
   const encoder = new Map<string, number>();
-  vocab.forEach((token, id) => encoder.set(token, id));
+  for (const [id, token] of vocab.entries()) encoder.set(token, id);
   const cache = new Map<string, number[]>([
     ['<|startoftext|>', [CLIP_SOT]],
     ['<|endoftext|>', [CLIP_EOT]],

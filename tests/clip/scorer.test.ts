@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ensureTinyClipModels, tinyVisionModel } from '../../scripts/make-tiny-models.ts';
+import { type ClipScorer, cosine, createClipScorer } from '../../src/analysis/clip/scorer.ts';
+import { hasCode } from '../../src/analysis/errors.ts';
+import { CLIP_TENSOR_LENGTH } from '../../src/analysis/images/clip-preprocess.ts';
+import { seededRandom } from '../../src/analysis/stats/random.ts';
+
+const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const VOCAB = resolve(repoRoot, '..', 'shared', 'models', 'clip-tokenizer', 'bpe_simple_vocab_16e6.txt.gz');
+
+function randomTensors(n: number, seed: number): Float32Array[] {
+  const rng = seededRandom(seed);
+  return Array.from({ length: n }, () => {
+    const t = new Float32Array(CLIP_TENSOR_LENGTH);
+    for (let i = 0; i < t.length; i++) t[i] = rng.normal();
+    return t;
+  });
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe('CLIP scorer on tiny models', () => {
+  let batched: ClipScorer;
+  let single: ClipScorer;
+  before(async () => {
+    const { dir } = await ensureTinyClipModels();
+    batched = await createClipScorer({ modelDir: dir, vocabPath: VOCAB, batchSize: 8, intraOpThreads: 1 });
+    single = await createClipScorer({ modelDir: dir, vocabPath: VOCAB, batchSize: 1, intraOpThreads: 1 });
+  });
+  after(async () => {
+    await batched.dispose();
+    await single.dispose();
+  });
+
+  test('image embeddings are unit length and batch 8 equals batch 1 within 1e-5', async () => {
+    const tensors = randomTensors(11, 7);
+    const a = await batched.embedImages(tensors);
+    const b = await single.embedImages(tensors);
+    assert.equal(a.length, 11);
+    for (let i = 0; i < 11; i++) {
+      assert.equal(a[i]!.length, 512);
+      assert.ok(Math.abs(cosine(a[i]!, a[i]!) - 1) < 1e-5);
+      assert.ok(maxAbsDiff(a[i]!, b[i]!) < 1e-5, `image ${i}`);
+    }
+    // Different inputs give different embeddings (the model is not constant).
+    assert.ok(cosine(a[0]!, a[1]!) < 0.999);
+  });
+
+  test('text embeddings: batching is invariant, long prompts get several windows', async () => {
+    const texts = ['a photo of a cat', 'a photo of a dog', 'word '.repeat(200), ''];
+    const a = await batched.embedTexts(texts);
+    const b = await single.embedTexts(texts);
+    assert.deepEqual(
+      a.map((t) => t.windows.length),
+      [1, 1, 3, 1],
+    );
+    for (let i = 0; i < texts.length; i++) {
+      for (let w = 0; w < a[i]!.windows.length; w++) {
+        assert.ok(maxAbsDiff(a[i]!.windows[w]!, b[i]!.windows[w]!) < 1e-5);
+      }
+    }
+    assert.equal(a[2]!.nTokens, 202);
+    assert.ok(cosine(a[0]!.windows[0]!, a[1]!.windows[0]!) < 0.9999);
+  });
+
+  test('a text model that declares attention_mask is fed one and still embeds', async () => {
+    const { dir } = await ensureTinyClipModels({ attentionMask: true });
+    const s = await createClipScorer({ modelDir: dir, vocabPath: VOCAB, batchSize: 4, intraOpThreads: 1 });
+    try {
+      const [e] = await s.embedTexts(['a cat']);
+      assert.equal(e!.windows[0]!.length, 512);
+    } finally {
+      await s.dispose();
+    }
+  });
+});
+
+describe('CLIP scorer set-up errors', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'loralens-scorer-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('missing model files give MODEL_MISSING with a sentence naming `npm run models`', async () => {
+    await assert.rejects(
+      createClipScorer({ modelDir: dir, vocabPath: VOCAB }),
+      (e: unknown) => hasCode(e, 'MODEL_MISSING') && e.userMessage.includes('npm run models'),
+    );
+  });
+
+  test('a model with the wrong input/output names is refused at session creation (MODEL_INVALID)', async () => {
+    const tiny = await ensureTinyClipModels();
+    await copyFile(tiny.vision, join(dir, 'vision_model.onnx'));
+    // A vision graph where the text graph should be: input pixel_values, output image_embeds.
+    await writeFile(join(dir, 'text_model.onnx'), tinyVisionModel(1));
+    await assert.rejects(
+      createClipScorer({ modelDir: dir, vocabPath: VOCAB }),
+      (e: unknown) => hasCode(e, 'MODEL_INVALID') && JSON.stringify(e.details).includes('input_ids'),
+    );
+  });
+
+  test('a corrupt ONNX file is MODEL_INVALID, not a crash', async () => {
+    await writeFile(join(dir, 'text_model.onnx'), Buffer.from('not a protobuf'));
+    await assert.rejects(createClipScorer({ modelDir: dir, vocabPath: VOCAB }), (e: unknown) =>
+      hasCode(e, 'MODEL_INVALID'),
+    );
+  });
+
+  test('invalid batch size is rejected before any native call', async () => {
+    const tiny = await ensureTinyClipModels();
+    await assert.rejects(
+      createClipScorer({ modelDir: tiny.dir, vocabPath: VOCAB, batchSize: 0 }),
+      (e: unknown) => hasCode(e, 'INPUT_INVALID'),
+    );
+  });
+});
