@@ -1,0 +1,38 @@
+import type { ModelRecord } from '../civitai/record.ts';
+import type { Cell, CsvRow } from './metrics-csv.ts';
+import type { FlaggedImage } from './service.ts';
+import type { AuditHooks, Finding } from './types.ts';
+
+/** What one analysis concluded about one model. */
+export interface ModelAnalysis {
+  /** true = flagged, false = measured and clean, null = could not be measured (never silently "clean"). */
+  flagged: boolean | null;
+  findings: Finding[];
+  /** Columns this analysis adds to the model's metrics.csv row. */
+  metrics: Record<string, Cell>;
+  /** Detail kept in audit.json under `analyses.<name>`. */
+  evidence: unknown;
+}
+
+export interface AnalyzerOutput {
+  perModel: Map<number, ModelAnalysis>;
+  /** Extra metrics.csv rows (e.g. row_type=image). */
+  rows: CsvRow[];
+  notes: string[];
+  flaggedImages: FlaggedImage[];
+}
+
+/**
+ * One analysis over the whole audited set (set-level so calibrations such as CLIP's shuffled-prompt
+ * null can draw on other models). Analyzers are pure: data in, data out.
+ */
+export interface Analyzer {
+  readonly name: string;
+  /** metrics.csv columns it owns, in order (present on every model row, empty when unmeasured). */
+  readonly columns: readonly string[];
+  analyze(records: readonly ModelRecord[], hooks: AuditHooks): Promise<AnalyzerOutput>;
+}
+
+export function emptyOutput(): AnalyzerOutput {
+  return { perModel: new Map(), rows: [], notes: [], flaggedImages: [] };
+}

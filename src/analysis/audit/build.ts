@@ -1,0 +1,136 @@
+import type { ModelRecord } from '../civitai/record.ts';
+import type { Analyzer, AnalyzerOutput, ModelAnalysis } from './analyzer.ts';
+import { type CsvRow, ModelRow, renderMetricsCsv } from './metrics-csv.ts';
+import type { AuditResult, FlaggedImage, ModelAuditSummary } from './service.ts';
+import type { AuditRunOptions, AuditSelection, Finding } from './types.ts';
+
+export const TOOL = { name: 'loralens', version: '0.1.0' } as const;
+
+/** The model row every audit writes, before analyses add their columns. */
+export function baseModelRow(record: ModelRecord): ModelRow {
+  const imageCount = record.versions.reduce((n, v) => n + v.images.length, 0);
+  return ModelRow.parse({
+    row_type: 'model',
+    model_id: record.id,
+    model_name: record.name,
+    type: record.type,
+    creator: record.creator,
+    version_count: record.versions.length,
+    published_at: record.publishedAt,
+    updated_at: record.updatedAt,
+    download_count: record.stats.downloadCount,
+    image_count: imageCount,
+    comment_count: record.comments.status === 'ok' ? record.comments.items.length : record.stats.commentCount,
+    has_training_tags: record.versions.some((v) => v.training?.tagFrequency != null),
+  });
+}
+
+function verdictOf(
+  analyses: Array<[string, ModelAnalysis]>,
+): Pick<ModelAuditSummary, 'verdict' | 'verdictLine'> {
+  const flagged = analyses.filter(([, a]) => a.flagged === true).map(([n]) => n);
+  const measured = analyses.filter(([, a]) => a.flagged !== null).map(([n]) => n);
+  if (flagged.length > 0)
+    return { verdict: 'flagged', verdictLine: `Possible tag errors found by: ${flagged.join(', ')}.` };
+  if (measured.length > 0) {
+    const unmeasured = analyses.filter(([, a]) => a.flagged === null).map(([n]) => n);
+    return {
+      verdict: 'clean',
+      verdictLine: `No tag errors found by: ${measured.join(', ')}${unmeasured.length ? ` (not measured: ${unmeasured.join(', ')})` : ''}.`,
+    };
+  }
+  return {
+    verdict: 'unknown',
+    verdictLine:
+      analyses.length === 0
+        ? 'Metadata only: no tag-error analysis was run.'
+        : `Nothing could be measured (${analyses.map(([n]) => n).join(', ')}).`,
+  };
+}
+
+export interface BuildInput {
+  selection: AuditSelection;
+  options: AuditRunOptions;
+  records: readonly ModelRecord[];
+  analyzers: readonly Analyzer[];
+  outputs: readonly AnalyzerOutput[];
+  notes: readonly string[];
+  now: Date;
+}
+
+/** Assemble summaries, metrics.csv and audit.json from records and analyzer outputs. */
+export function buildAuditResult(input: BuildInput): AuditResult {
+  const { records, analyzers, outputs } = input;
+  const models: ModelAuditSummary[] = [];
+  const rows: CsvRow[] = [];
+  const columns = analyzers.flatMap((a) => a.columns);
+  const perModelEvidence: Array<Record<string, unknown>> = [];
+  for (const record of records) {
+    const analyses: Array<[string, ModelAnalysis]> = [];
+    analyzers.forEach((a, i) => {
+      const analysis = outputs[i]?.perModel.get(record.id);
+      if (analysis) analyses.push([a.name, analysis]);
+    });
+    const base = baseModelRow(record);
+    const row: CsvRow = { ...base };
+    for (const c of columns) row[c] = null;
+    for (const [, a] of analyses) Object.assign(row, a.metrics);
+    const findings: Finding[] = analyses.flatMap(([, a]) => a.findings);
+    models.push({
+      modelId: record.id,
+      name: record.name,
+      url: record.url,
+      creator: record.creator,
+      type: record.type,
+      versionCount: base.version_count,
+      publishedAt: record.publishedAt,
+      updatedAt: record.updatedAt,
+      downloadCount: base.download_count,
+      imageCount: base.image_count,
+      commentCount: base.comment_count,
+      hasTrainingTags: base.has_training_tags,
+      commentsStatus: record.comments.status,
+      ...verdictOf(analyses),
+      findings,
+      metrics: row,
+    });
+    rows.push(row);
+    perModelEvidence.push(Object.fromEntries(analyses.map(([n, a]) => [n, a.evidence])));
+  }
+  const extraRows = outputs.flatMap((o) => o.rows);
+  const notes = [...input.notes, ...outputs.flatMap((o) => o.notes)];
+  const flaggedImages: FlaggedImage[] = outputs.flatMap((o) => o.flaggedImages);
+  const metricsCsv = renderMetricsCsv([...rows, ...extraRows], columns);
+  const auditJson = {
+    tool: TOOL,
+    generatedAt: input.now.toISOString(),
+    selection: input.selection,
+    options: input.options,
+    analyses: analyzers.map((a) => a.name),
+    notes,
+    models: models.map((m, i) => ({
+      ...m,
+      comments: {
+        status: records[i]?.comments.status,
+        reason: records[i]?.comments.reason ?? null,
+      },
+      analyses: perModelEvidence[i],
+    })),
+    flaggedImages,
+  };
+  return {
+    generatedAt: input.now.toISOString(),
+    selection: input.selection,
+    models,
+    notes,
+    flaggedImages,
+    files: [
+      { name: 'metrics.csv', contentType: 'text/csv; charset=utf-8', data: Buffer.from(metricsCsv, 'utf8') },
+      {
+        name: 'audit.json',
+        contentType: 'application/json',
+        data: Buffer.from(`${JSON.stringify(auditJson, null, 2)}\n`, 'utf8'),
+      },
+    ],
+  };
+}

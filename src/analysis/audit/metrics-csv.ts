@@ -1,0 +1,62 @@
+import { stringify } from 'csv-stringify/sync';
+import { z } from 'zod';
+
+export const Cell = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+export type Cell = z.infer<typeof Cell>;
+
+/** The fixed leading columns of metrics.csv; analyses append theirs after these. */
+export const MODEL_COLUMNS = [
+  'row_type',
+  'model_id',
+  'model_name',
+  'type',
+  'creator',
+  'version_count',
+  'published_at',
+  'updated_at',
+  'download_count',
+  'image_count',
+  'comment_count',
+  'has_training_tags',
+] as const;
+
+/** A model row (row_type=model) as validated before it is written. */
+export const ModelRow = z.object({
+  row_type: z.literal('model'),
+  model_id: z.number().int(),
+  model_name: z.string(),
+  type: z.string(),
+  creator: z.string().nullable(),
+  version_count: z.number().int().nonnegative(),
+  published_at: z.string().nullable(),
+  updated_at: z.string().nullable(),
+  download_count: z.number().nonnegative(),
+  image_count: z.number().int().nonnegative(),
+  comment_count: z.number().int().nonnegative(),
+  has_training_tags: z.boolean(),
+});
+export type ModelRow = z.infer<typeof ModelRow>;
+
+export type CsvRow = { row_type: string } & Record<string, Cell>;
+
+/**
+ * Render rows as RFC 4180 CSV with a header that is the union of the fixed model columns, then
+ * every other column in first-seen order. Booleans are written as true/false, null as empty;
+ * text that starts like a spreadsheet formula is prefixed with an apostrophe.
+ */
+export function renderMetricsCsv(rows: readonly CsvRow[], extraColumns: readonly string[] = []): string {
+  const columns: string[] = [...MODEL_COLUMNS];
+  for (const c of extraColumns) if (!columns.includes(c)) columns.push(c);
+  for (const row of rows) for (const c of Object.keys(row)) if (!columns.includes(c)) columns.push(c);
+  const records = rows.map((row) =>
+    columns.map((c) => {
+      const v = row[c];
+      if (v === null || v === undefined) return '';
+      if (typeof v === 'boolean') return v ? 'true' : 'false';
+      // Text cells that a spreadsheet would run as a formula get a leading apostrophe.
+      if (typeof v === 'string' && /^[=+\-@\t\r]/.test(v)) return `'${v}`;
+      return String(v);
+    }),
+  );
+  return stringify([columns, ...records], { eof: true });
+}

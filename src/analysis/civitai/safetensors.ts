@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { z } from 'zod';
+import { AppError, ErrorCode } from '../errors.ts';
+import type { HttpClient } from './http.ts';
+
+/** The reference implementation rejects headers above 100 MB (huggingface/safetensors MAX_HEADER_SIZE). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+export const SafetensorsHeader = z.object({
+  /** The `__metadata__` string→string map, or null when the file has none. */
+  metadata: z.record(z.string(), z.string()).nullable(),
+  tensorCount: z.number().int().nonnegative(),
+  headerBytes: z.number().int().nonnegative(),
+});
+export type SafetensorsHeader = z.infer<typeof SafetensorsHeader>;
+
+function invalid(message: string, details: Record<string, unknown> = {}): AppError {
+  return new AppError(ErrorCode.SAFETENSORS_INVALID, message, {
+    details,
+    userMessage: `The file is not a valid safetensors file: ${message}.`,
+  });
+}
+
+/** Decode the little-endian u64 header length; SAFETENSORS_TOO_LARGE above `cap`. */
+export function parseHeaderLength(prefix: Buffer, cap = MAX_HEADER_BYTES): number {
+  if (prefix.length < 8) throw invalid('the file is shorter than 8 bytes');
+  const n = prefix.readBigUInt64LE(0);
+  if (n > BigInt(cap)) {
+    throw new AppError(ErrorCode.SAFETENSORS_TOO_LARGE, `safetensors header length ${n} exceeds ${cap}`, {
+      details: { headerBytes: n.toString(), cap },
+      userMessage: `The file's header claims ${n} bytes, more than the ${cap}-byte limit: not a sane safetensors file.`,
+    });
+  }
+  if (n < 2n) throw invalid('the header length is smaller than an empty JSON object');
+  return Number(n);
+}
+
+/** Parse the JSON header bytes; `__metadata__` values must be strings (the spec says so). */
+export function parseHeaderJson(bytes: Buffer): SafetensorsHeader {
+  const text = bytes.toString('utf8');
+  if (!text.startsWith('{')) throw invalid('the header does not start with "{"');
+  let json: unknown;
+  try {
+    json = JSON.parse(text.trimEnd());
+  } catch {
+    throw invalid('the header is not valid JSON');
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw invalid('the header is not an object');
+  const entries = Object.entries(json as Record<string, unknown>);
+  const rawMeta = (json as Record<string, unknown>).__metadata__;
+  let metadata: Record<string, string> | null = null;
+  if (rawMeta !== undefined && rawMeta !== null) {
+    if (typeof rawMeta !== 'object' || Array.isArray(rawMeta)) throw invalid('__metadata__ is not an object');
+    metadata = {};
+    for (const [key, value] of Object.entries(rawMeta as Record<string, unknown>)) {
+      // Some writers put non-strings here against the spec; keep them as JSON text rather than failing.
+      metadata[key] = typeof value === 'string' ? value : JSON.stringify(value);
+    }
+  }
+  return {
+    metadata,
+    tensorCount: entries.filter(([k]) => k !== '__metadata__').length,
+    headerBytes: bytes.length,
+  };
+}
+
+/** Parse a whole header from a buffer that holds at least the first 8+N bytes of the file. */
+export function parseHeaderFromPrefix(prefix: Buffer, cap = MAX_HEADER_BYTES): SafetensorsHeader {
+  const n = parseHeaderLength(prefix, cap);
+  if (prefix.length < 8 + n)
+    throw invalid(`the file ends inside the header (${prefix.length - 8} of ${n} bytes)`);
+  return parseHeaderJson(prefix.subarray(8, 8 + n));
+}
+
+export interface RemoteHeaderOptions {
+  /** Hosts a redirect may lead to, besides the Civitai origin (exact names or `*.suffix`). */
+  allowedHosts: readonly string[];
+  signal?: AbortSignal | undefined;
+  cap?: number;
+  maxRedirects?: number;
+}
+
+/** Storage hosts Civitai's download endpoint redirects to. */
+export const DEFAULT_STORAGE_HOSTS = [
+  '*.civitai.com',
+  'civitai.com',
+  '*.r2.cloudflarestorage.com',
+  '*.backblazeb2.com',
+  '*.civitai-delivery.com',
+] as const;
+
+export function hostAllowed(url: URL, origin: string, allowed: readonly string[]): boolean {
+  if (url.origin === origin) return true;
+  if (url.protocol !== 'https:') return false;
+  return allowed.some((pattern) =>
+    pattern.startsWith('*.') ? url.hostname.endsWith(pattern.slice(1)) : url.hostname === pattern,
+  );
+}
+
+/**
+ * Read a remote safetensors header without downloading the file: `Range: bytes=0-7`, then
+ * `bytes=8-(7+N)`, following redirects to allowed storage hosts only (the API key is never
+ * forwarded off the Civitai origin). A host that ignores Range and answers 200 is read only as far
+ * as needed, then the stream is aborted.
+ * Errors: SAFETENSORS_INVALID, SAFETENSORS_TOO_LARGE, HOST_NOT_ALLOWED, CIVITAI_* transport codes.
+ */
+export async function readRemoteHeader(
+  http: HttpClient,
+  downloadUrl: string,
+  options: RemoteHeaderOptions,
+): Promise<SafetensorsHeader & { resolvedUrl: string }> {
+  const cap = options.cap ?? MAX_HEADER_BYTES;
+  const needed = (prefix: Buffer): number =>
+    prefix.length < 8 ? Number.POSITIVE_INFINITY : 8 + parseHeaderLength(prefix, cap);
+
+  const first = await rangeGet(http, downloadUrl, 0, 7, options, needed);
+  if (first.status === 200) {
+    // The host ignored Range: the capped read above already holds 8+N bytes (or the whole small file).
+    return { ...parseHeaderFromPrefix(first.body, cap), resolvedUrl: first.url };
+  }
+  const n = parseHeaderLength(first.body, cap);
+  const second = await rangeGet(http, first.url, 8, 7 + n, options, (prefix) =>
+    prefix.length < 8 ? Number.POSITIVE_INFINITY : 8 + n,
+  );
+  const headerBytes = second.status === 200 ? second.body.subarray(8, 8 + n) : second.body.subarray(0, n);
+  if (headerBytes.length < n)
+    throw invalid(`the file ends inside the header (${headerBytes.length} of ${n} bytes)`);
+  return { ...parseHeaderJson(headerBytes), resolvedUrl: first.url };
+}
+
+async function rangeGet(
+  http: HttpClient,
+  startUrl: string,
+  start: number,
+  end: number,
+  options: RemoteHeaderOptions,
+  needFromStart: (prefix: Buffer) => number,
+): Promise<{ status: number; body: Buffer; url: string }> {
+  let url = new URL(startUrl);
+  const maxRedirects = options.maxRedirects ?? 5;
+  for (let hop = 0; hop <= maxRedirects; hop++) {
+    if (!hostAllowed(url, http.origin, options.allowedHosts)) {
+      throw new AppError(ErrorCode.HOST_NOT_ALLOWED, `Refusing to fetch from ${url.host}`, {
+        details: { url: url.toString() },
+        userMessage: `The model file link points to ${url.host}, which is not a Civitai host; it was not fetched.`,
+      });
+    }
+    const rangeLength = end - start + 1;
+    const res = await http.getRaw(url.toString(), {
+      signal: options.signal,
+      headers: { range: `bytes=${start}-${end}`, 'accept-encoding': 'identity' },
+      // 206: exactly the range. 200: the whole file from byte 0, so read only what is needed.
+      // Redirect and error bodies are small; cap them.
+      maxBytes: (prefix, status) =>
+        status === 206 ? rangeLength : status === 200 ? needFromStart(prefix) : 64 * 1024,
+    });
+    if ([301, 302, 303, 307, 308].includes(res.status)) {
+      const location = header(res.headers.location);
+      if (!location) throw invalid('a redirect without a Location header');
+      url = new URL(location, url);
+      continue;
+    }
+    if (res.status === 206)
+      return { status: 206, body: res.body.subarray(0, rangeLength), url: url.toString() };
+    if (res.status === 200) return { status: 200, body: res.body, url: url.toString() };
+    if (res.status === 416) throw invalid('the file is shorter than its header claims');
+    throw httpFailure(res.status, url.toString(), res.body);
+  }
+  throw invalid(`more than ${maxRedirects} redirects`);
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function httpFailure(status: number, url: string, body: Buffer): AppError {
+  const code =
+    status === 404
+      ? ErrorCode.CIVITAI_NOT_FOUND
+      : status === 401 || status === 403
+        ? ErrorCode.CIVITAI_UNAUTHORIZED
+        : ErrorCode.CIVITAI_HTTP;
+  return new AppError(code, `HTTP ${status} reading the model file header from ${url}`, {
+    details: { status, url, body: body.toString('utf8').slice(0, 300) },
+    userMessage:
+      status === 401 || status === 403
+        ? 'Civitai requires a logged-in API key to read this model file (set CIVITAI_API_KEY).'
+        : `Could not read the model file header (HTTP ${status}).`,
+  });
+}
+
+/** Result of reading a local LoRA file: its SHA-256 (streamed) and its header. */
+export interface LocalFileInfo {
+  sha256: string;
+  size: number;
+  header: SafetensorsHeader;
+}
+
+/**
+ * Stream a local .safetensors file once: compute SHA-256 over all bytes and parse the header from
+ * the first 8+N bytes. Errors: SAFETENSORS_INVALID, SAFETENSORS_TOO_LARGE, INPUT_INVALID (unreadable).
+ */
+export async function readLocalFile(path: string, onBytes?: (done: number) => void): Promise<LocalFileInfo> {
+  const hash = createHash('sha256');
+  const prefixChunks: Buffer[] = [];
+  let prefixSize = 0;
+  let need = Number.POSITIVE_INFINITY;
+  let size = 0;
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      const buf = chunk as Buffer;
+      hash.update(buf);
+      size += buf.length;
+      onBytes?.(size);
+      if (prefixSize < need) {
+        prefixChunks.push(buf);
+        prefixSize += buf.length;
+        if (need === Number.POSITIVE_INFINITY && prefixSize >= 8) {
+          need = 8 + parseHeaderLength(Buffer.concat(prefixChunks, prefixSize));
+        }
+      }
+    }
+  } catch (cause) {
+    if (cause instanceof AppError) throw cause;
+    throw new AppError(ErrorCode.INPUT_INVALID, `Cannot read ${path}`, {
+      cause,
+      userFault: true,
+      userMessage: `Cannot read the file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'unknown error'}.`,
+    });
+  }
+  const header = parseHeaderFromPrefix(Buffer.concat(prefixChunks, prefixSize));
+  return { sha256: hash.digest('hex').toUpperCase(), size, header };
+}

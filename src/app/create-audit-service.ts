@@ -1,0 +1,195 @@
+import { Agent, type Dispatcher } from 'undici';
+import type { Analyzer, AnalyzerOutput } from '../analysis/audit/analyzer.ts';
+import { buildAuditResult } from '../analysis/audit/build.ts';
+import { type Collected, collectRecords } from '../analysis/audit/collect.ts';
+import type { AuditResult, AuditService, ModelSearchHit } from '../analysis/audit/service.ts';
+import {
+  type AuditHooks,
+  AuditRunOptions,
+  type AuditRunOptionsInput,
+  AuditSelection,
+  type AuditSelectionInput,
+  DEFAULT_MODEL_TYPES,
+} from '../analysis/audit/types.ts';
+import { CivitaiClient } from '../analysis/civitai/client.ts';
+import { DEFAULT_CRAWL_OPTIONS } from '../analysis/civitai/crawl.ts';
+import { HttpClient } from '../analysis/civitai/http.ts';
+import { hostAllowed } from '../analysis/civitai/safetensors.ts';
+import { AppError, ErrorCode, UserInputError } from '../analysis/errors.ts';
+import { type Clock, type Logger, systemClock } from '../analysis/ports.ts';
+import type { AppConfig } from '../config.ts';
+import type { StorageBackend } from '../storage/backend.ts';
+import { createRecordCache, createResponseCache } from '../storage/crawl-cache.ts';
+import { defaultAnalyzers } from './analyzers.ts';
+
+export interface AuditServiceDeps {
+  config: AppConfig;
+  storage: StorageBackend;
+  logger: Logger;
+  clock?: Clock;
+  /** Defaults to a keep-alive undici Agent; tests may inject MockAgent or their own. */
+  dispatcher?: Dispatcher;
+  analyzers?: readonly Analyzer[];
+}
+
+/** Image hosts sample images may be fetched from (plus the configured Civitai origin). */
+export const IMAGE_HOSTS = ['image.civitai.com', 'imagecache.civitai.com', '*.civitai.com'] as const;
+
+export interface AuditServiceHandle extends AuditService {
+  readonly client: CivitaiClient;
+  /** Fetch the crawl records only (what `loralens crawl` writes), through the same caches. */
+  crawl(
+    selection: AuditSelectionInput,
+    options?: AuditRunOptionsInput,
+    hooks?: AuditHooks,
+  ): Promise<Collected>;
+  close(): Promise<void>;
+}
+
+/**
+ * Wire the concrete adapters (undici, Keyv caches, analyzers) into the AuditService both front
+ * doors use. The CLI and the bot call exactly this.
+ */
+export function createAuditService(deps: AuditServiceDeps): AuditServiceHandle {
+  const { config, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const ownsDispatcher = deps.dispatcher === undefined;
+  const dispatcher =
+    deps.dispatcher ?? new Agent({ connections: config.concurrency * 2, keepAliveTimeout: 10_000 });
+  const http = new HttpClient({
+    dispatcher,
+    baseUrl: config.civitaiBaseUrl,
+    apiKey: config.civitaiApiKey,
+    concurrency: config.concurrency,
+    ratePerSecond: config.ratePerSecond,
+    timeoutMs: config.timeoutMs,
+    deadlineMs: Math.max(config.timeoutMs * 4, 60_000),
+    clock,
+    logger: logger.child({ component: 'http' }),
+  });
+  const client = new CivitaiClient({
+    http,
+    hasApiKey: config.civitaiApiKey !== undefined,
+    cache: createResponseCache(deps.storage, config.cacheTtlMs),
+    logger,
+  });
+  const records = createRecordCache(deps.storage, config.cacheTtlMs);
+  const analyzers = deps.analyzers ?? defaultAnalyzers({ config, logger });
+
+  const crawl = (
+    selection: AuditSelection,
+    options: AuditRunOptions,
+    hooks: AuditHooks,
+  ): Promise<Collected> =>
+    collectRecords(
+      { client, records, logger },
+      selection,
+      {
+        ...DEFAULT_CRAWL_OPTIONS,
+        comments: options.comments,
+        maxBrowsingLevel: options.maxBrowsingLevel,
+        imagesPerVersion: options.imagesPerVersion,
+      },
+      hooks,
+    );
+
+  return {
+    client,
+    crawl: (selectionInput, optionsInput, hooks = {}) =>
+      crawl(
+        parseOrExplain(AuditSelection, selectionInput, 'selection'),
+        parseOrExplain(AuditRunOptions, optionsInput ?? {}, 'options'),
+        hooks,
+      ),
+    async audit(selectionInput, optionsInput, hooks = {}): Promise<AuditResult> {
+      const selection = parseOrExplain(AuditSelection, selectionInput, 'audit selection');
+      const options = parseOrExplain(AuditRunOptions, optionsInput ?? {}, 'audit options');
+      const collected = await crawl(selection, options, hooks);
+      const notes = [...collected.notes];
+      const unavailable = collected.records.filter((r) => r.comments.status === 'unavailable');
+      if (unavailable.length > 0) {
+        notes.push(
+          `Comments and reviews were not read for ${unavailable.length} of ${collected.records.length} model(s): ${unavailable[0]?.comments.reason}.`,
+        );
+      }
+      const outputs: AnalyzerOutput[] = [];
+      for (const [i, analyzer] of analyzers.entries()) {
+        hooks.onProgress?.({ stage: 'scoring', done: i, total: analyzers.length, message: analyzer.name });
+        outputs.push(await analyzer.analyze(collected.records, hooks));
+      }
+      hooks.onProgress?.({ stage: 'scoring', done: analyzers.length, total: analyzers.length });
+      return buildAuditResult({
+        selection,
+        options,
+        records: collected.records,
+        analyzers,
+        outputs,
+        notes,
+        now: new Date(clock.now()),
+      });
+    },
+
+    async searchModels(query, limit = 25, signal): Promise<ModelSearchHit[]> {
+      const q = query.trim();
+      if (q === '') return [];
+      const page = await client.listModels(
+        {
+          types: DEFAULT_MODEL_TYPES,
+          sort: 'Most Downloaded',
+          period: 'AllTime',
+          nsfw: false,
+          baseModels: [],
+          limit: Math.min(100, Math.max(1, limit)),
+          query: q,
+        },
+        signal,
+      );
+      return page.items.slice(0, limit).map((m) => ({
+        id: m.id,
+        name: m.name,
+        type: m.type,
+        creator: m.creator?.username ?? null,
+      }));
+    },
+
+    async fetchImage(url, signal): Promise<Buffer> {
+      let target: URL;
+      try {
+        target = new URL(url);
+      } catch {
+        throw new UserInputError(`"${url}" is not a URL.`);
+      }
+      if (!hostAllowed(target, http.origin, IMAGE_HOSTS)) {
+        throw new AppError(ErrorCode.HOST_NOT_ALLOWED, `Refusing image from ${target.host}`, {
+          details: { url },
+        });
+      }
+      const res = await http.getRaw(url, { signal, auth: false, maxBytes: 20 * 1024 * 1024 });
+      if (res.status !== 200) {
+        throw new AppError(ErrorCode.CIVITAI_HTTP, `Image HTTP ${res.status} for ${url}`, {
+          details: { url },
+        });
+      }
+      return res.body;
+    },
+
+    async close() {
+      if (ownsDispatcher) await dispatcher.close();
+    },
+  };
+}
+
+function parseOrExplain<S extends typeof AuditSelection | typeof AuditRunOptions>(
+  schema: S,
+  value: unknown,
+  what: string,
+): ReturnType<S['parse']> {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new UserInputError(
+      `Invalid ${what}: ${issue?.path.join('.') || 'value'} — ${issue?.message ?? 'invalid'}.`,
+    );
+  }
+  return result.data as ReturnType<S['parse']>;
+}

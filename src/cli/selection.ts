@@ -1,0 +1,113 @@
+import {
+  type AuditModelType,
+  type AuditSelection,
+  DEFAULT_MODEL_TYPES,
+  type ModelSort,
+  AuditSelection as SelectionSchema,
+} from '../analysis/audit/types.ts';
+import { UserInputError } from '../analysis/errors.ts';
+
+/** Raw commander options shared by `crawl` and `audit`. */
+export interface SelectionFlags {
+  model?: string;
+  top?: string;
+  hash?: string;
+  file?: string;
+  types?: string;
+  sort?: string;
+  period?: string;
+  from?: string;
+  to?: string;
+  nsfw?: boolean;
+  baseModel?: string[];
+}
+
+const TYPE_ALIASES: Record<string, AuditModelType> = {
+  lora: 'LORA',
+  locon: 'LoCon',
+  lycoris: 'LoCon',
+  dora: 'DoRA',
+};
+
+const SORT_ALIASES: Record<string, ModelSort> = {
+  'most downloaded': 'Most Downloaded',
+  downloads: 'Most Downloaded',
+  downloaded: 'Most Downloaded',
+  'highest rated': 'Highest Rated',
+  rating: 'Highest Rated',
+  rated: 'Highest Rated',
+  newest: 'Newest',
+  new: 'Newest',
+};
+
+const PERIODS = ['AllTime', 'Year', 'Month', 'Week', 'Day'] as const;
+
+/** A real calendar date as YYYY-MM-DD, or INPUT_INVALID naming the flag. */
+export function parseDateFlag(value: string, flag: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value.trim());
+  const date = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
+  if (!m || !date || date.toISOString().slice(0, 10) !== value.trim()) {
+    throw new UserInputError(`${flag} must be a real date written YYYY-MM-DD, not "${value}".`);
+  }
+  return value.trim();
+}
+
+/** Turn the CLI flags into one validated AuditSelection; exactly one selector must be given. */
+export function selectionFromFlags(flags: SelectionFlags): AuditSelection {
+  const given = (['model', 'top', 'hash', 'file'] as const).filter((k) => flags[k] !== undefined);
+  if (given.length === 0)
+    throw new UserInputError(
+      'Say what to audit: --model <id|URL>, --top <N>, --hash <SHA256> or --file <path.safetensors>.',
+    );
+  if (given.length > 1)
+    throw new UserInputError(
+      `Use only one of --model, --top, --hash, --file (got ${given.map((g) => `--${g}`).join(', ')}).`,
+    );
+  if (flags.model !== undefined) return { kind: 'model', ref: flags.model };
+  if (flags.hash !== undefined) return { kind: 'hash', hash: flags.hash };
+  if (flags.file !== undefined) return { kind: 'file', path: flags.file };
+
+  const topText = String(flags.top).trim();
+  if (!/^-?\d+$/.test(topText)) throw new UserInputError(`--top must be a whole number, not "${flags.top}".`);
+  const n = Number(topText);
+  if (n <= 0) throw new UserInputError(`--top must be greater than 0 (got ${n}).`);
+  if (!Number.isSafeInteger(n)) throw new UserInputError(`--top ${topText} is too large.`);
+
+  const types = flags.types
+    ? flags.types.split(',').map((t) => {
+        const type = TYPE_ALIASES[t.trim().toLowerCase()];
+        if (!type)
+          throw new UserInputError(`Unknown model type "${t.trim()}": use LORA, LoCon (LyCORIS) or DoRA.`);
+        return type;
+      })
+    : [...DEFAULT_MODEL_TYPES];
+  let sort: ModelSort = 'Most Downloaded';
+  if (flags.sort !== undefined) {
+    const s = SORT_ALIASES[flags.sort.trim().toLowerCase()];
+    if (!s)
+      throw new UserInputError(
+        `Unknown sort "${flags.sort}": use "Most Downloaded", "Highest Rated" or "Newest".`,
+      );
+    sort = s;
+  }
+  let period: (typeof PERIODS)[number] = 'AllTime';
+  if (flags.period !== undefined) {
+    const p = PERIODS.find((x) => x.toLowerCase() === flags.period?.trim().toLowerCase());
+    if (!p) throw new UserInputError(`Unknown period "${flags.period}": use ${PERIODS.join(', ')}.`);
+    period = p;
+  }
+  const from = flags.from === undefined ? '2023-01-01' : parseDateFlag(flags.from, '--from');
+  const to = flags.to === undefined ? '2025-12-31' : parseDateFlag(flags.to, '--to');
+  if (from > to) throw new UserInputError(`--from ${from} is after --to ${to}.`);
+  return SelectionSchema.parse({
+    kind: 'top',
+    n,
+    types: [...new Set(types)],
+    sort,
+    period,
+    from,
+    to,
+    nsfw: flags.nsfw ?? false,
+    baseModels: flags.baseModel ?? [],
+  });
+}

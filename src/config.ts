@@ -1,0 +1,77 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './analysis/errors.ts';
+import { defaultStorageUrl } from './storage/backend.ts';
+
+const optionalNonEmpty = z
+  .string()
+  .transform((s) => s.trim())
+  .pipe(z.string())
+  .optional()
+  .transform((s) => (s === '' || s === undefined ? undefined : s));
+
+const positiveInt = (name: string, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .positive(`${name} must be greater than 0`)
+    .default(fallback);
+
+/** Environment variables shared by the CLI and the bot. */
+export const EnvSchema = z.object({
+  CIVITAI_BASE_URL: z
+    .url({ error: 'CIVITAI_BASE_URL must be a URL such as https://civitai.com' })
+    .refine((u) => /^https?:\/\//.test(u), 'CIVITAI_BASE_URL must start with http:// or https://')
+    .default('https://civitai.com'),
+  CIVITAI_API_KEY: optionalNonEmpty,
+  LORALENS_DATA_DIR: z.string().min(1).default(join(homedir(), '.loralens')),
+  LORALENS_STORE_URL: optionalNonEmpty.refine(
+    (u) => u === undefined || /^(sqlite|redis|rediss):\/\/|^memory:\/\/$/.test(u),
+    'LORALENS_STORE_URL must start with sqlite://, redis://, rediss:// or be memory://',
+  ),
+  LORALENS_MODELS_DIR: optionalNonEmpty,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  CIVITAI_CONCURRENCY: positiveInt('CIVITAI_CONCURRENCY', 4),
+  CIVITAI_RATE_PER_SECOND: positiveInt('CIVITAI_RATE_PER_SECOND', 5),
+  CIVITAI_TIMEOUT_MS: positiveInt('CIVITAI_TIMEOUT_MS', 30_000),
+  CIVITAI_CACHE_TTL_HOURS: positiveInt('CIVITAI_CACHE_TTL_HOURS', 24),
+});
+
+export interface AppConfig {
+  civitaiBaseUrl: string;
+  civitaiApiKey: string | undefined;
+  dataDir: string;
+  storeUrl: string;
+  modelsDir: string;
+  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  concurrency: number;
+  ratePerSecond: number;
+  timeoutMs: number;
+  cacheTtlMs: number;
+}
+
+/** Parse and validate the environment once; a bad value ends as one clear CONFIG_INVALID sentence. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    const name = first?.path.join('.') ?? 'environment';
+    throw new ConfigError(`Invalid configuration: ${first?.message ?? 'unknown problem'} (${name}).`, {
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    });
+  }
+  const e = parsed.data;
+  return {
+    civitaiBaseUrl: e.CIVITAI_BASE_URL.replace(/\/+$/, ''),
+    civitaiApiKey: e.CIVITAI_API_KEY,
+    dataDir: e.LORALENS_DATA_DIR,
+    storeUrl: e.LORALENS_STORE_URL ?? defaultStorageUrl(e.LORALENS_DATA_DIR),
+    modelsDir: e.LORALENS_MODELS_DIR ?? join(process.cwd(), 'assets', 'models'),
+    logLevel: e.LOG_LEVEL,
+    concurrency: e.CIVITAI_CONCURRENCY,
+    ratePerSecond: e.CIVITAI_RATE_PER_SECOND,
+    timeoutMs: e.CIVITAI_TIMEOUT_MS,
+    cacheTtlMs: e.CIVITAI_CACHE_TTL_HOURS * 3_600_000,
+  };
+}
