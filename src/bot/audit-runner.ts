@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import type { AuditResult, AuditService } from '../analysis/audit/service.ts';
+import type { AuditSelection } from '../analysis/audit/types.ts';
+import { AppError, ErrorCode, hasCode } from '../analysis/errors.ts';
+import type { Clock, Logger, ProgressEvent } from '../analysis/ports.ts';
+import type { JobQueueStore, JobRequester, PersistedJob } from '../storage/job-queue.ts';
+
+/** What a waiting requester hears about its job. */
+export type JobEvent =
+  | { type: 'queued'; position: number }
+  | { type: 'started' }
+  | { type: 'progress'; progress: ProgressEvent };
+
+/** A requester's in-memory callbacks; the persisted part ({@link JobRequester}) survives restarts. */
+export interface JobListener {
+  onEvent?(event: JobEvent): void;
+  deliver(result: AuditResult): Promise<void>;
+  fail(error: unknown): Promise<void>;
+}
+
+export interface JobRequest {
+  selection: AuditSelection;
+  maxBrowsingLevel: number;
+  requester: JobRequester;
+  listener: JobListener;
+}
+
+export interface SubmitOutcome {
+  key: string;
+  /** 0 when the job runs now; otherwise its place in line. */
+  position: number;
+  /** True when an identical job was already queued or running and this request joined it. */
+  shared: boolean;
+}
+
+interface Job {
+  key: string;
+  selection: AuditSelection;
+  maxBrowsingLevel: number;
+  requesters: Array<{ requester: JobRequester; listener: JobListener }>;
+  state: 'queued' | 'running';
+  enqueuedAt: number;
+  abort: AbortController;
+  lastProgress: ProgressEvent | null;
+}
+
+export interface AuditRunnerOptions {
+  service: AuditService;
+  store: JobQueueStore;
+  clock: Clock;
+  logger: Logger;
+  concurrency: number;
+  /** Builds channel delivery for requesters restored after a restart. */
+  restoreListener: (requester: JobRequester) => JobListener;
+}
+
+/** Deduplication key: identical selection and browsing level share one job. */
+export function jobKey(selection: AuditSelection, maxBrowsingLevel: number): string {
+  const canonical = JSON.stringify({ selection: sortKeys(selection), maxBrowsingLevel });
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 24);
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, sortKeys(v)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Runs audits a few at a time, in order, with identical requests sharing one job. Every queued or
+ * running job is persisted; `stop` lets running jobs finish within a grace period, then aborts
+ * them, and `resume` re-queues what the previous process left (results go to the channel).
+ */
+export class AuditRunner {
+  readonly #opts: AuditRunnerOptions;
+  readonly #jobs = new Map<string, Job>();
+  readonly #queue: Job[] = [];
+  readonly #running = new Set<Promise<void>>();
+  #accepting = true;
+
+  constructor(options: AuditRunnerOptions) {
+    this.#opts = options;
+  }
+
+  get accepting(): boolean {
+    return this.#accepting;
+  }
+
+  /** Number of jobs waiting (not running). */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Queue an audit or join the identical one already queued/running. Throws ABORTED while stopping. */
+  async submit(request: JobRequest): Promise<SubmitOutcome> {
+    if (!this.#accepting) {
+      throw new AppError(ErrorCode.ABORTED, 'The bot is shutting down and takes no new jobs.');
+    }
+    const key = jobKey(request.selection, request.maxBrowsingLevel);
+    const existing = this.#jobs.get(key);
+    if (existing) {
+      existing.requesters.push({ requester: request.requester, listener: request.listener });
+      await this.#persist(existing);
+      const position = existing.state === 'running' ? 0 : this.#queue.indexOf(existing) + 1;
+      if (existing.state === 'running' && existing.lastProgress) {
+        request.listener.onEvent?.({ type: 'progress', progress: existing.lastProgress });
+      }
+      return { key, position, shared: true };
+    }
+    const job: Job = {
+      key,
+      selection: request.selection,
+      maxBrowsingLevel: request.maxBrowsingLevel,
+      requesters: [{ requester: request.requester, listener: request.listener }],
+      state: 'queued',
+      enqueuedAt: this.#opts.clock.now(),
+      abort: new AbortController(),
+      lastProgress: null,
+    };
+    this.#jobs.set(key, job);
+    this.#queue.push(job);
+    await this.#persist(job);
+    const position = this.#queue.indexOf(job) + 1;
+    this.#pump();
+    return { key, position: job.state === 'running' ? 0 : position, shared: false };
+  }
+
+  /** Re-queue jobs a previous process persisted; their results are posted to the channels. */
+  async resume(): Promise<number> {
+    const saved = await this.#opts.store.list();
+    for (const persisted of saved) {
+      const [first, ...others] = persisted.requesters;
+      if (!first) {
+        await this.#opts.store.remove(persisted.key);
+        continue;
+      }
+      await this.submit({
+        selection: persisted.selection,
+        maxBrowsingLevel: persisted.maxBrowsingLevel,
+        requester: first,
+        listener: this.#opts.restoreListener(first),
+      });
+      for (const requester of others) {
+        await this.submit({
+          selection: persisted.selection,
+          maxBrowsingLevel: persisted.maxBrowsingLevel,
+          requester,
+          listener: this.#opts.restoreListener(requester),
+        });
+      }
+    }
+    if (saved.length > 0) this.#opts.logger.info({ jobs: saved.length }, 'resumed persisted audit jobs');
+    return saved.length;
+  }
+
+  /**
+   * Stop taking jobs; let running ones finish for `graceMs`, then abort them. Queued and aborted
+   * jobs stay persisted for the next start.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.#accepting = false;
+    this.#queue.length = 0;
+    if (this.#running.size === 0) return;
+    const all = Promise.allSettled([...this.#running]);
+    const timedOut = await Promise.race([
+      all.then(() => false),
+      this.#opts.clock.sleep(graceMs).then(() => true),
+    ]);
+    if (timedOut) {
+      for (const job of this.#jobs.values()) {
+        if (job.state === 'running') job.abort.abort(new AppError(ErrorCode.ABORTED, 'Shutting down'));
+      }
+      await all;
+    }
+  }
+
+  #pump(): void {
+    while (this.#accepting && this.#running.size < this.#opts.concurrency && this.#queue.length > 0) {
+      const job = this.#queue.shift();
+      if (!job) break;
+      job.state = 'running';
+      const run = this.#run(job).finally(() => {
+        this.#running.delete(run);
+        this.#pump();
+      });
+      this.#running.add(run);
+      this.#queue.forEach((queued, index) => {
+        for (const r of queued.requesters) r.listener.onEvent?.({ type: 'queued', position: index + 1 });
+      });
+    }
+  }
+
+  async #run(job: Job): Promise<void> {
+    const log = this.#opts.logger.child({ job: job.key, selection: job.selection.kind });
+    for (const r of job.requesters) r.listener.onEvent?.({ type: 'started' });
+    let result: AuditResult | undefined;
+    let failure: unknown;
+    const started = this.#opts.clock.now();
+    try {
+      result = await this.#opts.service.audit(
+        job.selection,
+        { maxBrowsingLevel: job.maxBrowsingLevel },
+        {
+          signal: job.abort.signal,
+          onProgress: (progress) => {
+            job.lastProgress = progress;
+            for (const r of job.requesters) r.listener.onEvent?.({ type: 'progress', progress });
+          },
+        },
+      );
+      log.info({ ms: this.#opts.clock.now() - started, models: result.models.length }, 'audit job finished');
+    } catch (error) {
+      failure = job.abort.signal.aborted
+        ? new AppError(ErrorCode.ABORTED, 'Aborted at shutdown', { cause: error })
+        : error;
+    }
+    this.#jobs.delete(job.key);
+    const aborted = hasCode(failure, ErrorCode.ABORTED);
+    // An aborted job stays persisted so the next start runs it again.
+    if (!aborted)
+      await this.#opts.store.remove(job.key).catch((e) => log.error({ err: e }, 'job store remove failed'));
+    await Promise.all(
+      job.requesters.map(async ({ listener }) => {
+        try {
+          if (result) await listener.deliver(result);
+          else await listener.fail(failure);
+        } catch (error) {
+          log.error({ err: error }, 'delivering an audit result failed');
+        }
+      }),
+    );
+  }
+
+  async #persist(job: Job): Promise<void> {
+    const persisted: PersistedJob = {
+      key: job.key,
+      selection: job.selection,
+      maxBrowsingLevel: job.maxBrowsingLevel,
+      requesters: job.requesters.map((r) => r.requester),
+      enqueuedAt: job.enqueuedAt,
+    };
+    await this.#opts.store.save(persisted);
+  }
+}

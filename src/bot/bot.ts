@@ -1,0 +1,210 @@
+import {
+  Client,
+  Events,
+  GatewayIntentBits,
+  type Interaction,
+  type MessageReaction,
+  type PartialMessageReaction,
+  Partials,
+  type PartialUser,
+  type User,
+} from 'discord.js';
+import type { AuditService } from '../analysis/audit/service.ts';
+import { AuditSelection } from '../analysis/audit/types.ts';
+import { type Clock, type Logger, systemClock } from '../analysis/ports.ts';
+import { commands as defaultCommands } from '../commands/index.ts';
+import type { Command, CommandDeps } from '../commands/types.ts';
+import type { StorageBackend } from '../storage/backend.ts';
+import { createFeedbackStore, type FeedbackStore } from '../storage/feedback-store.ts';
+import { createJobQueueStore } from '../storage/job-queue.ts';
+import {
+  createSubscriptionsStore,
+  type Subscription,
+  type SubscriptionsStore,
+} from '../storage/subscriptions-store.ts';
+import { AuditRunner } from './audit-runner.ts';
+import { ModelSearchCache } from './autocomplete.ts';
+import { type ChannelPoster, restChannelPoster } from './channel-poster.ts';
+import type { BotConfig } from './config.ts';
+import { channelListener, type DeliveryDeps } from './delivery.ts';
+import { autocompleteContext, commandContext } from './discord-context.ts';
+import { createDispatcher, type Dispatcher } from './dispatcher.ts';
+import { parseEmoji } from './emoji.ts';
+import { handleReaction } from './feedback.ts';
+import { browsingLevelFor } from './report/attachments.ts';
+import { SubscriptionScheduler } from './scheduler.ts';
+
+export interface BotDeps {
+  config: BotConfig;
+  service: AuditService;
+  storage: StorageBackend;
+  logger: Logger;
+  clock?: Clock;
+  commands?: readonly Command[];
+}
+
+export interface Bot {
+  readonly client: Client;
+  readonly runner: AuditRunner;
+  readonly scheduler: SubscriptionScheduler;
+  readonly feedback: FeedbackStore;
+  readonly subscriptions: SubscriptionsStore;
+  readonly poster: ChannelPoster;
+  readonly dispatcher: Dispatcher;
+  /** Log in and resolve once the gateway is ready (scheduler started, persisted jobs resumed). */
+  start(): Promise<void>;
+  /** Graceful stop: no new jobs, running ones finish or are persisted, gateway closed. Storage stays open. */
+  stop(): Promise<void>;
+}
+
+/** Compose the Discord bot: client, stores, runner, scheduler, dispatcher and event wiring. */
+export function createBot(deps: BotDeps): Bot {
+  const { config, service, storage } = deps;
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger.child({ component: 'bot' });
+  const emoji = parseEmoji(config.feedbackEmoji);
+  const feedback = createFeedbackStore(storage, { disputeThreshold: config.disputeVotes });
+  const subscriptions = createSubscriptionsStore(storage);
+  const jobStore = createJobQueueStore(storage);
+
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessageReactions],
+    partials: [Partials.Message, Partials.Channel, Partials.Reaction, Partials.User],
+    rest: config.apiUrl ? { api: config.apiUrl } : {},
+    allowedMentions: { parse: [] },
+  });
+  const poster = restChannelPoster(client.rest);
+  const settings = {
+    feedbackEmoji: config.feedbackEmoji,
+    feedbackItems: config.feedbackItems,
+    progressIntervalMs: config.progressIntervalMs,
+  };
+  const delivery: DeliveryDeps = {
+    feedback,
+    fetchImage: (url, signal) => service.fetchImage(url, signal),
+    poster,
+    clock,
+    logger,
+    settings,
+    emoji,
+  };
+  const runner = new AuditRunner({
+    service,
+    store: jobStore,
+    clock,
+    logger: logger.child({ component: 'runner' }),
+    concurrency: config.jobConcurrency,
+    restoreListener: (requester) => channelListener(requester, delivery),
+  });
+
+  const runSubscription = async (sub: Subscription): Promise<void> => {
+    const channel = await poster.channelInfo(sub.channelId);
+    const selection = AuditSelection.parse({
+      kind: 'top',
+      n: sub.n,
+      types: sub.types,
+      sort: 'Most Downloaded',
+      period: 'Week',
+      to: new Date(clock.now()).toISOString().slice(0, 10),
+      nsfw: channel.nsfw,
+    });
+    const requester = {
+      kind: 'subscription' as const,
+      guildId: sub.guildId,
+      channelId: sub.channelId,
+      userId: null,
+      locale: sub.locale,
+      nsfw: channel.nsfw,
+    };
+    await runner.submit({
+      selection,
+      maxBrowsingLevel: browsingLevelFor(channel.nsfw),
+      requester,
+      listener: channelListener(requester, delivery),
+    });
+  };
+  const scheduler = new SubscriptionScheduler({
+    store: subscriptions,
+    clock,
+    logger: logger.child({ component: 'scheduler' }),
+    run: runSubscription,
+  });
+
+  const commandDeps: CommandDeps = {
+    service,
+    runner,
+    subscriptions,
+    feedback,
+    poster,
+    search: new ModelSearchCache({ service, clock, logger }),
+    scheduler,
+    clock,
+    logger,
+    report: settings,
+  };
+  const dispatcher = createDispatcher(deps.commands ?? defaultCommands, commandDeps);
+
+  client.on(Events.InteractionCreate, (interaction: Interaction) => {
+    const work = interaction.isChatInputCommand()
+      ? dispatcher.handleCommand(commandContext(interaction, poster))
+      : interaction.isAutocomplete()
+        ? dispatcher.handleAutocomplete(autocompleteContext(interaction))
+        : Promise.resolve();
+    work.catch((error: unknown) => logger.error({ err: error }, 'interaction handler failed'));
+  });
+
+  const onReaction =
+    (kind: 'add' | 'remove') =>
+    (reaction: MessageReaction | PartialMessageReaction, user: User | PartialUser): void => {
+      handleReaction(
+        {
+          kind,
+          messageId: reaction.message.id,
+          userId: user.id,
+          emoji: { id: reaction.emoji.id, name: reaction.emoji.name },
+          byBot: user.bot === true || user.id === client.user?.id,
+        },
+        { feedback, emoji, clock, logger },
+      ).catch((error: unknown) => logger.error({ err: error }, 'feedback reaction failed'));
+    };
+  client.on(Events.MessageReactionAdd, onReaction('add'));
+  client.on(Events.MessageReactionRemove, onReaction('remove'));
+  client.on(Events.Error, (error) => logger.error({ err: error }, 'discord client error'));
+  client.on(Events.Warn, (message) => logger.warn({ message }, 'discord client warning'));
+
+  let readyResolve: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    readyResolve = resolve;
+  });
+  client.once(Events.ClientReady, (c) => {
+    logger.info({ user: c.user.id, guilds: c.guilds.cache.size }, 'connected to Discord');
+    scheduler.start();
+    runner.resume().catch((error: unknown) => logger.error({ err: error }, 'resuming persisted jobs failed'));
+    readyResolve();
+  });
+
+  let stopping: Promise<void> | null = null;
+  return {
+    client,
+    runner,
+    scheduler,
+    feedback,
+    subscriptions,
+    poster,
+    dispatcher,
+    async start() {
+      await client.login(config.token);
+      await ready;
+    },
+    stop() {
+      stopping ??= (async () => {
+        logger.info({ running: runner.queued }, 'shutting down');
+        await scheduler.stop();
+        await runner.stop(config.shutdownGraceMs);
+        await client.destroy();
+        logger.info({}, 'stopped');
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { ConfigError } from '../analysis/errors.ts';
+
+const snowflake = (name: string) =>
+  z.string().regex(/^\d{17,20}$/, `${name} must be a Discord id (17–20 digits)`);
+const optional = (schema: z.ZodType<string>) =>
+  z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema.optional());
+const intIn = (name: string, min: number, max: number, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be at least ${min}`)
+    .max(max, `${name} must be at most ${max}`)
+    .default(fallback);
+
+/** Environment of the Discord bot (on top of the shared env in src/config.ts). */
+export const BotEnvSchema = z.object({
+  DISCORD_TOKEN: z.string().trim().min(1, 'DISCORD_TOKEN is required'),
+  DISCORD_APPLICATION_ID: snowflake('DISCORD_APPLICATION_ID'),
+  DISCORD_GUILD_ID: optional(snowflake('DISCORD_GUILD_ID')),
+  DISCORD_API_URL: optional(
+    z
+      .url({ error: 'DISCORD_API_URL must be a URL such as https://discord.com/api' })
+      .refine((u) => /^https?:\/\//.test(u), 'DISCORD_API_URL must start with http:// or https://'),
+  ),
+  LORALENS_FEEDBACK_EMOJI: z.string().trim().min(1).default('❌'),
+  LORALENS_DISPUTE_VOTES: intIn('LORALENS_DISPUTE_VOTES', 1, 1000, 3),
+  LORALENS_JOB_CONCURRENCY: intIn('LORALENS_JOB_CONCURRENCY', 1, 16, 1),
+  LORALENS_FEEDBACK_ITEMS: intIn('LORALENS_FEEDBACK_ITEMS', 0, 20, 5),
+  LORALENS_PROGRESS_INTERVAL_MS: intIn('LORALENS_PROGRESS_INTERVAL_MS', 500, 60_000, 2_000),
+  LORALENS_SHUTDOWN_GRACE_MS: intIn('LORALENS_SHUTDOWN_GRACE_MS', 0, 600_000, 20_000),
+});
+
+export interface BotConfig {
+  token: string;
+  applicationId: string;
+  guildId: string | undefined;
+  /** REST base such as `https://discord.com/api` (discord.js `rest.api`); undefined = Discord's. */
+  apiUrl: string | undefined;
+  /** Unicode emoji (`❌`) or custom emoji id/name (`<:nope:123…>` or `123…`). */
+  feedbackEmoji: string;
+  disputeVotes: number;
+  jobConcurrency: number;
+  feedbackItems: number;
+  progressIntervalMs: number;
+  shutdownGraceMs: number;
+}
+
+/**
+ * Parse the bot's environment; a bad value is one CONFIG_INVALID sentence that names the variable
+ * but never echoes its value (so the token cannot leak into logs or terminals).
+ */
+export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
+  const parsed = BotEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message }));
+    const first = issues[0];
+    throw new ConfigError(
+      `Invalid bot configuration: ${first?.message ?? 'unknown problem'} (${first?.variable}).`,
+      {
+        issues,
+      },
+    );
+  }
+  const e = parsed.data;
+  return {
+    token: e.DISCORD_TOKEN,
+    applicationId: e.DISCORD_APPLICATION_ID,
+    guildId: e.DISCORD_GUILD_ID,
+    apiUrl: e.DISCORD_API_URL?.replace(/\/+$/, ''),
+    feedbackEmoji: e.LORALENS_FEEDBACK_EMOJI,
+    disputeVotes: e.LORALENS_DISPUTE_VOTES,
+    jobConcurrency: e.LORALENS_JOB_CONCURRENCY,
+    feedbackItems: e.LORALENS_FEEDBACK_ITEMS,
+    progressIntervalMs: e.LORALENS_PROGRESS_INTERVAL_MS,
+    shutdownGraceMs: e.LORALENS_SHUTDOWN_GRACE_MS,
+  };
+}

@@ -1,0 +1,116 @@
+import type { AuditResult } from '../../analysis/audit/service.ts';
+import type { Detector, Finding } from '../../analysis/audit/types.ts';
+import type { Logger } from '../../analysis/ports.ts';
+import type { OutgoingMessage } from '../../commands/types.ts';
+import { t } from '../../i18n/index.ts';
+import type { DetectorStats, FeedbackItem, FeedbackStore } from '../../storage/feedback-store.ts';
+import { DiscordLimits, formatBytes, truncate } from '../discord-limits.ts';
+import { chartNames, collectErrorSamples, planAttachments } from './attachments.ts';
+import { bySeverity, itemRef, renderReportEmbeds } from './render.ts';
+
+/** Report settings from the bot configuration. */
+export interface ReportSettings {
+  feedbackEmoji: string;
+  /** How many flagged items get their own votable line. */
+  feedbackItems: number;
+  progressIntervalMs: number;
+}
+
+export interface ComposeInput {
+  result: AuditResult;
+  locale: string;
+  nsfwChannel: boolean;
+  attachmentLimit: number;
+}
+
+export interface ComposeDeps {
+  feedback: FeedbackStore;
+  fetchImage: (url: string, signal?: AbortSignal) => Promise<Buffer>;
+  logger: Logger;
+  settings: ReportSettings;
+}
+
+/** One votable report line: a message of its own so a reaction identifies the item. */
+export interface ItemLine {
+  item: FeedbackItem;
+  content: string;
+}
+
+export interface ComposedReport {
+  message: OutgoingMessage;
+  items: ItemLine[];
+  withheld: number;
+}
+
+/** Turn an audit result into the Discord report: embeds, attachments, notes, and votable item lines. */
+export async function composeReport(input: ComposeInput, deps: ComposeDeps): Promise<ComposedReport> {
+  const { result, locale } = input;
+  const findings = result.models.flatMap((m) => m.findings.map((f) => ({ finding: f, model: m })));
+  const statuses = await Promise.all(findings.map(({ finding }) => deps.feedback.status(finding.itemKey)));
+  const disputed = new Set(
+    findings.filter((_, i) => statuses[i]?.disputed).map(({ finding }) => finding.itemKey),
+  );
+  const detectors = [...new Set(findings.map(({ finding }) => finding.detector))];
+  const precision = new Map<Detector, DetectorStats>();
+  for (const d of detectors) precision.set(d, await deps.feedback.detectorStats(d));
+
+  const samples = await collectErrorSamples(
+    result.flaggedImages,
+    input.nsfwChannel,
+    deps.fetchImage,
+    deps.logger,
+  );
+  const plan = planAttachments(result.files, samples.images, input.attachmentLimit);
+  const embeds = renderReportEmbeds({
+    result,
+    locale,
+    disputed,
+    precision,
+    chartNames: chartNames(plan.files, result.files),
+    feedbackEmoji: deps.settings.feedbackEmoji,
+  });
+
+  const notes: string[] = [];
+  if (samples.withheld > 0) notes.push(t(locale, 'report.withheld', { count: samples.withheld }));
+  if (plan.zipReduced) notes.push(t(locale, 'report.zipReduced', { ...plan.zipReduced }));
+  for (const o of plan.omitted) {
+    const reason =
+      o.reason === 'tooLarge'
+        ? t(locale, 'report.omitted.tooLarge', { limit: formatBytes(input.attachmentLimit) })
+        : t(locale, 'report.omitted.tooMany');
+    notes.push(t(locale, 'report.omitted', { file: o.name, reason }));
+  }
+
+  const active = findings.filter(({ finding }) => !disputed.has(finding.itemKey));
+  const ordered = bySeverity(active.map((a) => a.finding));
+  const modelOf = new Map<Finding, string>(active.map((a) => [a.finding, a.model.name]));
+  const items: ItemLine[] = ordered.slice(0, deps.settings.feedbackItems).map((finding) => {
+    const model = result.models.find((m) => m.findings.includes(finding));
+    return {
+      item: {
+        itemKey: finding.itemKey,
+        modelId: model?.modelId ?? 0,
+        detector: finding.detector,
+        rule: finding.rule,
+        title: finding.title,
+      },
+      content: truncate(
+        t(locale, 'report.item', {
+          ref: itemRef(finding.itemKey),
+          title: finding.title,
+          model: modelOf.get(finding) ?? '',
+          evidence: truncate(finding.evidence.replace(/\s+/g, ' ').trim(), 400),
+          detector: finding.detector,
+          emoji: deps.settings.feedbackEmoji,
+        }),
+        DiscordLimits.content,
+      ),
+    };
+  });
+
+  return {
+    message: { content: truncate(notes.join('\n'), DiscordLimits.content), embeds, files: plan.files },
+    items,
+    withheld: samples.withheld,
+  };
+}

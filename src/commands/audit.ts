@@ -1,0 +1,169 @@
+import {
+  type APIApplicationCommandIntegerOption,
+  type APIApplicationCommandStringOption,
+  ApplicationCommandOptionType,
+  ApplicationIntegrationType,
+  InteractionContextType,
+} from 'discord.js';
+import { z } from 'zod';
+import {
+  AuditModelType,
+  AuditSelection,
+  DEFAULT_MODEL_TYPES,
+  MetricPeriod,
+  ModelSort,
+} from '../analysis/audit/types.ts';
+import { looksLikeModelRef } from '../bot/autocomplete.ts';
+import { interactionListener, jobEventText } from '../bot/delivery.ts';
+import { browsingLevelFor } from '../bot/report/attachments.ts';
+import { t } from '../i18n/index.ts';
+import { choice, named } from './localize.ts';
+import { deliveryDeps, parseOptions } from './shared.ts';
+import type { Command, CommandContext, CommandDeps } from './types.ts';
+
+const TypesChoice = z.enum(['all', ...AuditModelType.options]);
+
+const ModelOptions = z.object({ model: z.string().trim().min(1).max(300) });
+const TopOptions = z.object({
+  n: z.number().int().min(1).max(200),
+  period: MetricPeriod.default('AllTime'),
+  types: TypesChoice.default('all'),
+  sort: ModelSort.default('Most Downloaded'),
+});
+
+/** Model types for a `types` choice. */
+export function typesFor(choiceValue: z.infer<typeof TypesChoice>): [AuditModelType, ...AuditModelType[]] {
+  if (choiceValue === 'all') return [...DEFAULT_MODEL_TYPES] as [AuditModelType, ...AuditModelType[]];
+  return [choiceValue];
+}
+
+export const typesOption: APIApplicationCommandStringOption = {
+  type: ApplicationCommandOptionType.String,
+  ...named('opt.types.name', 'opt.types.description'),
+  required: false,
+  choices: [
+    choice('choice.types.all', 'all'),
+    choice('choice.types.LORA', 'LORA'),
+    choice('choice.types.LoCon', 'LoCon'),
+    choice('choice.types.DoRA', 'DoRA'),
+  ],
+};
+
+export const nOption = (required: boolean): APIApplicationCommandIntegerOption => ({
+  type: ApplicationCommandOptionType.Integer,
+  ...named('opt.n.name', 'opt.n.description'),
+  required,
+  min_value: 1,
+  max_value: 200,
+});
+
+async function run(ctx: CommandContext, deps: CommandDeps, selection: AuditSelection): Promise<void> {
+  await ctx.deferReply();
+  const { listener, editor } = interactionListener(ctx, deliveryDeps(deps));
+  const outcome = await deps.runner.submit({
+    selection,
+    maxBrowsingLevel: browsingLevelFor(ctx.channelNsfw),
+    requester: {
+      kind: 'interaction',
+      guildId: ctx.guildId,
+      channelId: ctx.channelId,
+      userId: ctx.userId,
+      locale: ctx.locale,
+      nsfw: ctx.channelNsfw,
+    },
+    listener,
+  });
+  deps.logger.info(
+    {
+      command: 'audit',
+      job: outcome.key,
+      position: outcome.position,
+      shared: outcome.shared,
+      user: ctx.userId,
+    },
+    'audit requested',
+  );
+  if (outcome.shared) editor.push(t(ctx.locale, 'progress.shared'));
+  else if (outcome.position > 0)
+    editor.push(jobEventText(ctx.locale, { type: 'queued', position: outcome.position }));
+}
+
+export const audit = {
+  data: {
+    ...named('cmd.audit.name', 'cmd.audit.description'),
+    contexts: [InteractionContextType.Guild, InteractionContextType.PrivateChannel],
+    integration_types: [ApplicationIntegrationType.GuildInstall],
+    options: [
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        ...named('cmd.audit.model.name', 'cmd.audit.model.description'),
+        options: [
+          {
+            type: ApplicationCommandOptionType.String,
+            ...named('cmd.audit.model.opt.model.name', 'cmd.audit.model.opt.model.description'),
+            required: true,
+            autocomplete: true,
+            max_length: 300,
+          },
+        ],
+      },
+      {
+        type: ApplicationCommandOptionType.Subcommand,
+        ...named('cmd.audit.top.name', 'cmd.audit.top.description'),
+        options: [
+          nOption(true),
+          {
+            type: ApplicationCommandOptionType.String,
+            ...named('opt.period.name', 'opt.period.description'),
+            required: false,
+            choices: MetricPeriod.options.map((p) => choice(`choice.period.${p}`, p)),
+          },
+          typesOption,
+          {
+            type: ApplicationCommandOptionType.String,
+            ...named('opt.sort.name', 'opt.sort.description'),
+            required: false,
+            choices: ModelSort.options.map((s) => choice(`choice.sort.${s}`, s)),
+          },
+        ],
+      },
+    ],
+  },
+
+  async execute(ctx, deps) {
+    if (ctx.subcommand === 'model') {
+      const options = await parseOptions(ctx, ModelOptions);
+      if (!options) return;
+      if (!looksLikeModelRef(options.model)) {
+        await ctx.reply({ content: t(ctx.locale, 'input.badModelRef'), ephemeral: true });
+        return;
+      }
+      await run(ctx, deps, AuditSelection.parse({ kind: 'model', ref: options.model }));
+      return;
+    }
+    if (ctx.subcommand === 'top') {
+      const options = await parseOptions(ctx, TopOptions);
+      if (!options) return;
+      const selection = AuditSelection.parse({
+        kind: 'top',
+        to: new Date(deps.clock.now()).toISOString().slice(0, 10),
+        n: options.n,
+        period: options.period,
+        sort: options.sort,
+        types: typesFor(options.types),
+        nsfw: ctx.channelNsfw,
+      });
+      await run(ctx, deps, selection);
+      return;
+    }
+    await ctx.reply({ content: t(ctx.locale, 'input.invalid', { detail: 'subcommand' }), ephemeral: true });
+  },
+
+  async autocomplete(ctx, deps) {
+    if (ctx.focused.name !== 'model') {
+      await ctx.respond([]);
+      return;
+    }
+    await ctx.respond(await deps.search.choices(ctx.focused.value));
+  },
+} satisfies Command;
