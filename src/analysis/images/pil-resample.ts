@@ -63,7 +63,7 @@ function coefficients(inSize: number, outSize: number, from: number, count: numb
 
 function clip8(ss: number): number {
   const v = Math.floor(ss / SCALE);
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return v < 0 ? 0 : Math.min(v, 255);
 }
 
 export interface RawImage {
@@ -177,7 +177,7 @@ export function unpremultiplyAlpha(img: RawImage): void {
     if (a === 255 || a === 0) continue;
     for (let c = 0; c < 3; c++) {
       const v = Math.floor((255 * d[i + c]!) / a);
-      d[i + c] = v > 255 ? 255 : v;
+      d[i + c] = Math.min(v, 255);
     }
   }
 }

@@ -1,0 +1,31 @@
+import { createHash } from 'node:crypto';
+
+/** Embeddings stored between audits (a Keyv adapter lives in src/storage/embedding-cache.ts). */
+export interface EmbeddingCache {
+  get(key: string): Promise<Float32Array | undefined>;
+  set(key: string, value: Float32Array): Promise<void>;
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
+
+/** Key of an image embedding: hash of the image URL as listed by Civitai + the CLIP model id. */
+export function imageEmbeddingKey(url: string, modelId: string): string {
+  return `img:${modelId}:${sha256(url)}`;
+}
+
+/** Key of a prompt's window embeddings: hash of the cleaned prompt + the CLIP model id. */
+export function textEmbeddingKey(cleanedPrompt: string, modelId: string): string {
+  return `txt:${modelId}:${sha256(cleanedPrompt)}`;
+}
+
+/** In-process cache, for tests and runs without a store. */
+export function memoryEmbeddingCache(): EmbeddingCache & { size(): number } {
+  const map = new Map<string, Float32Array>();
+  return {
+    get: async (key) => map.get(key),
+    set: async (key, value) => {
+      map.set(key, Float32Array.from(value));
+    },
+    size: () => map.size,
+  };
+}

@@ -1,0 +1,413 @@
+import { z } from 'zod';
+import { AppError, ErrorCode } from '../errors.ts';
+import { clipTensor } from '../images/clip-preprocess.ts';
+import { type DecodeLimits, decodeImage } from '../images/decode.ts';
+import {
+  type ImageFetcher,
+  type ImageSkip,
+  ImageSkipReason,
+  imageSkipReasonSchema,
+  skip,
+} from '../images/types.ts';
+import type { Logger, ProgressListener } from '../ports.ts';
+import { silentLogger } from '../ports.ts';
+import { seededRandom } from '../stats/random.ts';
+import { wilsonInterval } from '../stats/wilson.ts';
+import { cleanPrompt, type PromptCleanOptions } from '../text/prompt-clean.ts';
+import {
+  type CalibrationOptions,
+  calibrate,
+  checkCalibrationOptions,
+  windowSimilarity,
+} from './calibration.ts';
+import { type EmbeddingCache, imageEmbeddingKey, textEmbeddingKey } from './embedding-cache.ts';
+import type { ClipScorer } from './scorer.ts';
+
+export const imageAuditInputSchema = z.object({
+  modelId: z.number().int(),
+  versionId: z.number().int(),
+  imageId: z.number().int(),
+  url: z.string().min(1),
+  prompt: z.string().nullable(),
+});
+export type ImageAuditInput = z.infer<typeof imageAuditInputSchema>;
+
+export const imageScoreRowSchema = z.object({
+  model_id: z.number().int(),
+  version_id: z.number().int(),
+  image_id: z.number().int(),
+  image_url: z.string(),
+  prompt_clean: z.string(),
+  /** Max cosine over the prompt's 77-token windows. */
+  clip_cosine: z.number().nullable(),
+  clip_cosine_mean: z.number().nullable(),
+  /** 2.5 · max(cos, 0) (Hessel et al. 2021). */
+  clipscore: z.number().nullable(),
+  clip_null_p: z.number().nullable(),
+  clip_null_quantile: z.number().nullable(),
+  low_match: z.boolean().nullable(),
+  prompt_windows: z.number().int(),
+  skipped: imageSkipReasonSchema.nullable(),
+  skip_detail: z.string().nullable(),
+});
+export type ImageScoreRow = z.infer<typeof imageScoreRowSchema>;
+
+export const modelMatchSummarySchema = z.object({
+  model_id: z.number().int(),
+  scored: z.number().int(),
+  skipped: z.number().int(),
+  /** Images with a decision (calibrated null large enough, or raw mode). */
+  decided: z.number().int(),
+  flagged: z.number().int(),
+  low_match_rate: z.number().nullable(),
+  low_match_ci_low: z.number().nullable(),
+  low_match_ci_high: z.number().nullable(),
+});
+export type ModelMatchSummary = z.infer<typeof modelMatchSummarySchema>;
+
+export const ClipMatchMode = {
+  CALIBRATED: 'calibrated',
+  RAW_THRESHOLD: 'raw-threshold-uncalibrated',
+} as const;
+export type ClipMatchMode = (typeof ClipMatchMode)[keyof typeof ClipMatchMode];
+
+export interface ImageAuditResult {
+  mode: ClipMatchMode;
+  clipModelId: string;
+  alpha: number;
+  nullK: number;
+  seed: number;
+  rawThreshold: number | null;
+  images: ImageScoreRow[];
+  models: ModelMatchSummary[];
+  stats: {
+    fetched: number;
+    imageCacheHits: number;
+    textCacheHits: number;
+    imageBatches: number;
+    uniquePrompts: number;
+  };
+  notes: string[];
+}
+
+export interface ImageAuditOptions {
+  alpha?: number;
+  nullK?: number;
+  /** Minimum distinct other prompts for a calibrated decision (default 19). */
+  minNull?: number;
+  seed?: number;
+  /** Uncalibrated mode: flag when the raw cosine is below this (the seed's `--clip-threshold`). */
+  rawThreshold?: number;
+  batchSize?: number;
+  /** Downloads/decodes in flight (default 4). */
+  concurrency?: number;
+  decodeLimits?: DecodeLimits;
+  promptClean?: PromptCleanOptions;
+}
+
+export interface ScoreImagePromptsInput {
+  images: ImageAuditInput[];
+  scorer: ClipScorer;
+  fetcher: ImageFetcher;
+  cache?: EmbeddingCache;
+  options: ImageAuditOptions;
+  onProgress?: ProgressListener;
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+function checkAbort(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new AppError(ErrorCode.ABORTED, 'CLIP image audit aborted', { cause: signal.reason });
+  }
+}
+
+function intOption(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new AppError(ErrorCode.INPUT_INVALID, `${name} must be an integer in ${min}..${max}`, {
+      details: { [name]: value },
+      userFault: true,
+      userMessage: `${name} must be a whole number between ${min} and ${max}.`,
+    });
+  }
+  return value;
+}
+
+/** A promise that can be awaited repeatedly and woken by `notify`. */
+function signalBox(): { wait(): Promise<void>; notify(): void } {
+  let waiters: Array<() => void> = [];
+  return {
+    wait: () => new Promise<void>((r) => waiters.push(r)),
+    notify: () => {
+      const w = waiters;
+      waiters = [];
+      for (const r of w) r();
+    },
+  };
+}
+
+/**
+ * Score each sample image against its own cleaned prompt with CLIP and flag mismatches against a
+ * calibrated per-image null (or the uncalibrated raw threshold), with per-model Wilson intervals.
+ * Downloads and decodes overlap with batched inference through a bounded queue; image and prompt
+ * embeddings are cached. Per-image failures are recorded as skip reasons. Throws ABORTED,
+ * INPUT_INVALID (options), MODEL_INVALID (model output shape) and STORAGE_IO (cache).
+ */
+export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<ImageAuditResult> {
+  const { scorer, fetcher, cache, signal } = input;
+  const logger = input.logger ?? silentLogger;
+  const images = z.array(imageAuditInputSchema).parse(input.images);
+  const o = input.options;
+  const calibration: CalibrationOptions = checkCalibrationOptions({
+    alpha: o.alpha ?? 0.05,
+    nullK: o.nullK ?? 99,
+    minNull: o.minNull ?? 19,
+  });
+  const seed = intOption('seed', o.seed ?? 42, 0, 2 ** 32 - 1);
+  const batchSize = intOption('batchSize', o.batchSize ?? scorer.batchSize, 1, 1024);
+  const concurrency = intOption('concurrency', o.concurrency ?? 4, 1, 64);
+  const rawThreshold = o.rawThreshold ?? null;
+  if (rawThreshold !== null && !(rawThreshold >= -1 && rawThreshold <= 1)) {
+    throw new AppError(ErrorCode.INPUT_INVALID, 'rawThreshold must be a cosine in [-1, 1]', {
+      userFault: true,
+      userMessage: 'The CLIP threshold must be between -1 and 1.',
+    });
+  }
+  const mode = rawThreshold === null ? ClipMatchMode.CALIBRATED : ClipMatchMode.RAW_THRESHOLD;
+  const progress = input.onProgress ?? (() => {});
+  checkAbort(signal);
+
+  // 1. Clean prompts; images without one are skipped before any download.
+  const cleaned = images.map((img) =>
+    img.prompt === null ? '' : cleanPrompt(img.prompt, o.promptClean).text.trim(),
+  );
+  const skips = new Map<number, ImageSkip>();
+  cleaned.forEach((text, i) => {
+    if (text === '') skips.set(i, skip(ImageSkipReason.NO_PROMPT, 'no prompt left after cleaning'));
+  });
+
+  // 2. Prompt embeddings, once per distinct cleaned prompt (cache by cleaned-prompt hash).
+  const uniquePrompts = [...new Set(cleaned.filter((t) => t !== ''))];
+  const textEmbeddings = new Map<string, Float32Array[]>();
+  let textCacheHits = 0;
+  const dim = 512;
+  const missingTexts: string[] = [];
+  for (const prompt of uniquePrompts) {
+    const hit = cache ? await cache.get(textEmbeddingKey(prompt, scorer.modelId)) : undefined;
+    if (hit && hit.length > 0 && hit.length % dim === 0) {
+      const windows: Float32Array[] = [];
+      for (let k = 0; k < hit.length; k += dim) windows.push(hit.slice(k, k + dim));
+      textEmbeddings.set(prompt, windows);
+      textCacheHits += 1;
+    } else {
+      missingTexts.push(prompt);
+    }
+  }
+  for (let start = 0; start < missingTexts.length; start += batchSize) {
+    checkAbort(signal);
+    const chunk = missingTexts.slice(start, start + batchSize);
+    const embedded = await scorer.embedTexts(chunk);
+    for (const [k, prompt] of chunk.entries()) {
+      const windows = embedded[k]!.windows;
+      textEmbeddings.set(prompt, windows);
+      if (cache) {
+        const flat = new Float32Array(windows.length * dim);
+        for (const [j, w] of windows.entries()) flat.set(w, j * dim);
+        await cache.set(textEmbeddingKey(prompt, scorer.modelId), flat);
+      }
+    }
+    progress({
+      stage: 'clip-prompts',
+      done: Math.min(start + batchSize, missingTexts.length),
+      total: missingTexts.length,
+    });
+  }
+
+  // 3. Image embeddings: producers fetch+decode+preprocess (bounded), one consumer runs batches.
+  const imageEmbeddings = new Map<number, Float32Array>();
+  let imageCacheHits = 0;
+  let fetched = 0;
+  let imageBatches = 0;
+  const todo = images.map((_, i) => i).filter((i) => !skips.has(i));
+  const total = todo.length;
+  let done = 0;
+  const bump = (): void => {
+    done += 1;
+    progress({ stage: 'clip-images', done, total });
+  };
+  const pending: Array<{ index: number; tensor: Float32Array }> = [];
+  const maxPending = batchSize * 2;
+  const wake = signalBox();
+  let producersLeft = concurrency;
+  let next = 0;
+  let failure: unknown = null;
+
+  const produce = async (): Promise<void> => {
+    try {
+      while (next < todo.length && failure === null) {
+        checkAbort(signal);
+        const index = todo[next++]!;
+        const img = images[index]!;
+        const key = imageEmbeddingKey(img.url, scorer.modelId);
+        const hit = cache ? await cache.get(key) : undefined;
+        if (hit && hit.length === dim) {
+          imageEmbeddings.set(index, hit);
+          imageCacheHits += 1;
+          bump();
+          continue;
+        }
+        const got = await fetcher.fetch(img.url, signal);
+        if (!got.ok) {
+          skips.set(index, got);
+          bump();
+          continue;
+        }
+        fetched += 1;
+        const decoded = await decodeImage(got.bytes, o.decodeLimits);
+        if (!decoded.ok) {
+          skips.set(index, decoded);
+          bump();
+          continue;
+        }
+        // Only the 224×224 tensor outlives this iteration; pixels and bytes are dropped here.
+        const tensor = clipTensor(decoded);
+        while (pending.length >= maxPending && failure === null) await wake.wait();
+        pending.push({ index, tensor });
+        wake.notify();
+      }
+    } catch (error) {
+      failure ??= error;
+    } finally {
+      producersLeft -= 1;
+      wake.notify();
+    }
+  };
+
+  const consume = async (): Promise<void> => {
+    while (failure === null) {
+      if (pending.length >= batchSize || (producersLeft === 0 && pending.length > 0)) {
+        const batch = pending.splice(0, batchSize);
+        wake.notify();
+        try {
+          const embeddings = await scorer.embedImages(batch.map((b) => b.tensor));
+          imageBatches += 1;
+          for (const [k, item] of batch.entries()) {
+            imageEmbeddings.set(item.index, embeddings[k]!);
+            if (cache)
+              await cache.set(imageEmbeddingKey(images[item.index]!.url, scorer.modelId), embeddings[k]!);
+            bump();
+          }
+        } catch (error) {
+          failure ??= error;
+          wake.notify();
+        }
+        continue;
+      }
+      if (producersLeft === 0) return;
+      await wake.wait();
+    }
+  };
+
+  await Promise.all([...Array.from({ length: concurrency }, produce), consume()]);
+  if (failure !== null) throw failure;
+  checkAbort(signal);
+
+  // 4. Decisions: calibrated null from the other distinct prompts, or the raw threshold.
+  const rng = seededRandom(seed);
+  const rows: ImageScoreRow[] = images.map((img, i) => {
+    const base = {
+      model_id: img.modelId,
+      version_id: img.versionId,
+      image_id: img.imageId,
+      image_url: img.url,
+      prompt_clean: cleaned[i]!,
+    };
+    const skipped = skips.get(i);
+    const embedding = imageEmbeddings.get(i);
+    const own = textEmbeddings.get(cleaned[i]!);
+    if (skipped || !embedding || !own) {
+      return {
+        ...base,
+        clip_cosine: null,
+        clip_cosine_mean: null,
+        clipscore: null,
+        clip_null_p: null,
+        clip_null_quantile: null,
+        low_match: null,
+        prompt_windows: own?.length ?? 0,
+        skipped: skipped?.reason ?? ImageSkipReason.DECODE_ERROR,
+        skip_detail: skipped?.detail ?? 'no embedding',
+      };
+    }
+    const others = uniquePrompts.filter((p) => p !== cleaned[i]).map((p) => textEmbeddings.get(p)!);
+    const sim = windowSimilarity(embedding, own);
+    const decision = calibrate(embedding, own, others, calibration, rng);
+    const lowMatch = rawThreshold === null ? decision.lowMatch : sim.max < rawThreshold;
+    return {
+      ...base,
+      clip_cosine: sim.max,
+      clip_cosine_mean: sim.mean,
+      clipscore: 2.5 * Math.max(sim.max, 0),
+      clip_null_p: decision.pValue,
+      clip_null_quantile: decision.nullQuantile,
+      low_match: lowMatch,
+      prompt_windows: own.length,
+      skipped: null,
+      skip_detail: null,
+    };
+  });
+
+  const byModel = new Map<number, ImageScoreRow[]>();
+  for (const row of rows) {
+    const list = byModel.get(row.model_id) ?? [];
+    list.push(row);
+    byModel.set(row.model_id, list);
+  }
+  const models: ModelMatchSummary[] = [...byModel.entries()].map(([modelId, list]) => {
+    const decided = list.filter((r) => r.low_match !== null);
+    const flagged = decided.filter((r) => r.low_match === true).length;
+    const ci = wilsonInterval(flagged, decided.length);
+    return {
+      model_id: modelId,
+      scored: list.filter((r) => r.skipped === null).length,
+      skipped: list.filter((r) => r.skipped !== null).length,
+      decided: decided.length,
+      flagged,
+      low_match_rate: ci?.rate ?? null,
+      low_match_ci_low: ci?.low ?? null,
+      low_match_ci_high: ci?.high ?? null,
+    };
+  });
+
+  const notes: string[] = [];
+  if (mode === ClipMatchMode.RAW_THRESHOLD) {
+    notes.push(
+      `CLIP mismatch uses the raw cosine threshold ${rawThreshold} (uncalibrated: ViT-B/32 matching pairs sit around 0.25–0.35).`,
+    );
+  } else {
+    notes.push(
+      `CLIP mismatch is calibrated per image: own-prompt cosine vs the ${1 - calibration.alpha} quantile of ${calibration.nullK} shuffled prompts (seed ${seed}).`,
+    );
+    if (uniquePrompts.length - 1 < calibration.minNull) {
+      notes.push(
+        `Only ${uniquePrompts.length} distinct prompts: at least ${calibration.minNull + 1} are needed for a calibrated decision, so no image was flagged.`,
+      );
+    }
+  }
+  logger.info(
+    { images: images.length, fetched, imageCacheHits, textCacheHits, imageBatches },
+    'CLIP image audit done',
+  );
+  return {
+    mode,
+    clipModelId: scorer.modelId,
+    alpha: calibration.alpha,
+    nullK: calibration.nullK,
+    seed,
+    rawThreshold,
+    images: rows,
+    models,
+    stats: { fetched, imageCacheHits, textCacheHits, imageBatches, uniquePrompts: uniquePrompts.length },
+    notes,
+  };
+}
