@@ -36,7 +36,7 @@ async function tokenize(input: string): Promise<{ lines: unknown[]; error: unkno
 describe('loralens tokenize', () => {
   test('one JSON line per input with 77 ids, n_tokens and truncated', async () => {
     const { lines, error } = await tokenize(
-      '{"text":"a photo of a cat"}\n{"text":"' + 'cat '.repeat(100) + '"}\n',
+      `{"text":"a photo of a cat"}\n{"text":"${'cat '.repeat(100)}"}\n`,
     );
     assert.equal(error, null);
     assert.equal(lines.length, 2);

@@ -23,7 +23,7 @@ interface Coefficients {
   /** Per output index: first input index and tap count. */
   bounds: Int32Array;
   /** Fixed-point taps, `ksize` per output index. */
-  kk: Float64Array;
+  kk: Int32Array;
 }
 
 /** Pillow `precompute_coeffs` + `normalize_coeffs_8bpc` for output indices [from, from+count). */
@@ -33,7 +33,7 @@ function coefficients(inSize: number, outSize: number, from: number, count: numb
   const support = BICUBIC_SUPPORT * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(count * 2);
-  const kk = new Float64Array(count * ksize);
+  const kk = new Int32Array(count * ksize);
   const pre = new Float64Array(ksize);
   for (let i = 0; i < count; i++) {
     const xx = from + i;
@@ -110,23 +110,19 @@ export function pilBicubicResizeWindow(src: RawImage, win: ResampleWindow): RawI
   const tmp = new Uint8Array(win.width * tmpRows * ch);
   if (needH) {
     const hor = coefficients(inW, win.outWidth, win.left, win.width);
-    const acc = new Float64Array(ch);
-    for (let y = 0; y < tmpRows; y++) {
-      const rowOff = (y + rowFrom) * inW * ch;
-      for (let xx = 0; xx < win.width; xx++) {
-        const xmin = hor.bounds[xx * 2]!;
-        const xmax = hor.bounds[xx * 2 + 1]!;
-        const kOff = xx * hor.ksize;
-        acc.fill(HALF);
-        for (let x = 0; x < xmax; x++) {
-          const k = hor.kk[kOff + x]!;
-          const p = rowOff + (x + xmin) * ch;
-          for (let c = 0; c < ch; c++) acc[c]! += src.data[p + c]! * k;
-        }
-        const o = (y * win.width + xx) * ch;
-        for (let c = 0; c < ch; c++) tmp[o + c] = clip8(acc[c]!);
-      }
-    }
+    convolve(
+      src.data,
+      inW * ch,
+      rowFrom * inW * ch,
+      ch,
+      hor,
+      win.width,
+      tmpRows,
+      tmp,
+      win.width * ch,
+      ch,
+      ch,
+    );
   } else {
     for (let y = 0; y < tmpRows; y++) {
       const s = ((y + rowFrom) * inW + win.left) * ch;
@@ -136,25 +132,62 @@ export function pilBicubicResizeWindow(src: RawImage, win: ResampleWindow): RawI
   if (!vert) {
     return { data: tmp, width: win.width, height: win.height, channels: ch };
   }
+  // Vertical pass: the same 1-D convolution with rows and columns swapped (taps step one row).
   const out = new Uint8Array(win.width * win.height * ch);
-  const acc = new Float64Array(ch);
-  const stride = win.width * ch;
-  for (let yy = 0; yy < win.height; yy++) {
-    const ymin = vert.bounds[yy * 2]! - rowFrom;
-    const ymax = vert.bounds[yy * 2 + 1]!;
-    const kOff = yy * vert.ksize;
-    for (let xx = 0; xx < win.width; xx++) {
-      acc.fill(HALF);
-      for (let y = 0; y < ymax; y++) {
-        const k = vert.kk[kOff + y]!;
-        const p = (y + ymin) * stride + xx * ch;
-        for (let c = 0; c < ch; c++) acc[c]! += tmp[p + c]! * k;
+  const shifted: Coefficients = {
+    ...vert,
+    bounds: vert.bounds.map((b, i) => (i % 2 === 0 ? b - rowFrom : b)),
+  };
+  convolve(tmp, ch, 0, win.width * ch, shifted, win.height, win.width, out, ch, win.width * ch, ch);
+  return { data: out, width: win.width, height: win.height, channels: ch };
+}
+
+/**
+ * 1-D fixed-point convolution over `lines` lines. For output index `o` of line `l`, taps read
+ * `src[srcBase + l*lineStride + (xmin+x)*tapStride + c]` and the result goes to
+ * `dst[l*dstLineStride + o*dstStep + c]` for each of the `ch` (3 or 4) channels.
+ */
+function convolve(
+  src: Uint8Array,
+  lineStride: number,
+  srcBase: number,
+  tapStride: number,
+  k: Coefficients,
+  outCount: number,
+  lines: number,
+  dst: Uint8Array,
+  dstLineStride: number,
+  dstStep: number,
+  ch: number,
+): void {
+  const { bounds, kk, ksize } = k;
+  const has4 = ch === 4;
+  for (let l = 0; l < lines; l++) {
+    const lineBase = srcBase + l * lineStride;
+    const dstLine = l * dstLineStride;
+    for (let o = 0; o < outCount; o++) {
+      const xmin = bounds[o * 2]!;
+      const xmax = bounds[o * 2 + 1]!;
+      const kOff = o * ksize;
+      let a0 = HALF;
+      let a1 = HALF;
+      let a2 = HALF;
+      let a3 = HALF;
+      let p = lineBase + xmin * tapStride;
+      for (let x = 0; x < xmax; x++, p += tapStride) {
+        const w = kk[kOff + x]!;
+        a0 += src[p]! * w;
+        a1 += src[p + 1]! * w;
+        a2 += src[p + 2]! * w;
+        if (has4) a3 += src[p + 3]! * w;
       }
-      const o = (yy * win.width + xx) * ch;
-      for (let c = 0; c < ch; c++) out[o + c] = clip8(acc[c]!);
+      const d = dstLine + o * dstStep;
+      dst[d] = clip8(a0);
+      dst[d + 1] = clip8(a1);
+      dst[d + 2] = clip8(a2);
+      if (has4) dst[d + 3] = clip8(a3);
     }
   }
-  return { data: out, width: win.width, height: win.height, channels: ch };
 }
 
 /** Pillow RGBA → RGBa (premultiplied), `MULDIV255` rounding; in place. */
