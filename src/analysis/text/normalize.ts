@@ -1,0 +1,211 @@
+/**
+ * Text normalisation for matching, with a map back to the original offsets: HTML tags become spaces or
+ * line breaks, HTML entities are decoded, every code point goes through NFKC (full/half width) and lower
+ * case, curly quotes become straight ones and Traditional Chinese characters that occur in our patterns
+ * are folded to Simplified. `starts[i]`/`ends[i]` give the original UTF-16 range of normalised char `i`.
+ */
+
+export interface NormalizedText {
+  text: string;
+  starts: number[];
+  ends: number[];
+}
+
+const NAMED_ENTITIES: Record<string, string> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  nbsp: ' ',
+  hellip: '…',
+  mdash: '—',
+  ndash: '–',
+  rsquo: "'",
+  lsquo: "'",
+  ldquo: '"',
+  rdquo: '"',
+  laquo: '«',
+  raquo: '»',
+  middot: '·',
+  bull: '•',
+  times: '×',
+  eacute: 'é',
+  egrave: 'è',
+  agrave: 'à',
+  ccedil: 'ç',
+  ntilde: 'ñ',
+  uuml: 'ü',
+  ouml: 'ö',
+  auml: 'ä',
+  szlig: 'ß',
+};
+
+const BLOCK_TAGS = /^<\/?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|blockquote|pre|hr|section|article|table)\b/i;
+const HTML_TAG_RE = /^<\/?[a-z][a-z0-9-]*(?:\s[^<>]{0,500})?\/?>|^<!--[\s\S]{0,2000}?-->/i;
+const ENTITY_RE = /^&(?:#(\d{1,7})|#x([0-9a-f]{1,6})|([a-z]{2,8}));/i;
+
+/** Traditional → Simplified for the characters our Chinese patterns and cues use (1:1, offsets kept). */
+const TRAD_TO_SIMP: Record<string, string> = {
+  標: '标',
+  籤: '签',
+  錯: '错',
+  誤: '误',
+  對: '对',
+  觸: '触',
+  發: '发',
+  詞: '词',
+  註: '注',
+  記: '记',
+  說: '说',
+  題: '题',
+  沒: '没',
+  問: '问',
+  麼: '么',
+  個: '个',
+  這: '这',
+  還: '还',
+  應: '应',
+  該: '该',
+  為: '为',
+  與: '与',
+  確: '确',
+  圖: '图',
+  訓: '训',
+  練: '练',
+  資: '资',
+  寫: '写',
+  別: '别',
+  亂: '乱',
+  們: '们',
+  會: '会',
+  點: '点',
+  嗎: '吗',
+  無: '无',
+  當: '当',
+  過: '过',
+  從: '从',
+  來: '来',
+  後: '后',
+  種: '种',
+  類: '类',
+  畫: '画',
+  髮: '发',
+  請: '请',
+  關: '关',
+  鍵: '键',
+  見: '见',
+  現: '现',
+  複: '复',
+  復: '复',
+  經: '经',
+  參: '参',
+  數: '数',
+  據: '据',
+  準: '准',
+  換: '换',
+  裡: '里',
+  裏: '里',
+  張: '张',
+  樣: '样',
+  雖: '虽',
+  隨: '随',
+  讓: '让',
+  變: '变',
+  時: '时',
+  頁: '页',
+  幾: '几',
+  處: '处',
+  擇: '择',
+  選: '选',
+  僅: '仅',
+  須: '须',
+  給: '给',
+  貼: '贴',
+  導: '导',
+  顏: '颜',
+  謝: '谢',
+  聲: '声',
+  則: '则',
+  號: '号',
+};
+
+function decodeEntity(match: RegExpExecArray): string | null {
+  const [, dec, hex, name] = match;
+  if (dec !== undefined || hex !== undefined) {
+    const cp = dec !== undefined ? Number.parseInt(dec, 10) : Number.parseInt(hex ?? '', 16);
+    if (!Number.isFinite(cp) || cp <= 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return null;
+    return String.fromCodePoint(cp);
+  }
+  return NAMED_ENTITIES[(name ?? '').toLowerCase()] ?? null;
+}
+
+function foldChar(ch: string): string {
+  if (ch === '\u2019' || ch === '\u2018' || ch === '\u02bc' || ch === '`') return "'";
+  if (ch === '\u201c' || ch === '\u201d' || ch === '\u201e') return '"';
+  return TRAD_TO_SIMP[ch] ?? ch;
+}
+
+/** Applies the Traditional → Simplified folding to a string (used on pattern sources too). */
+export function foldTraditional(value: string): string {
+  let out = '';
+  for (const ch of value) out += TRAD_TO_SIMP[ch] ?? ch;
+  return out;
+}
+
+/** Normalises text for matching and keeps, for each output char, the original range it came from. */
+export function normalizeForMatching(input: string): NormalizedText {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let text = '';
+  const push = (out: string, start: number, end: number): void => {
+    for (const ch of out) {
+      text += ch;
+      for (let k = 0; k < ch.length; k++) {
+        starts.push(start);
+        ends.push(end);
+      }
+    }
+  };
+  let i = 0;
+  while (i < input.length) {
+    const ch = input[i] as string;
+    if (ch === '<') {
+      const tag = HTML_TAG_RE.exec(input.slice(i, i + 2100));
+      if (tag) {
+        push(BLOCK_TAGS.test(tag[0]) ? '\n' : ' ', i, i + tag[0].length);
+        i += tag[0].length;
+        continue;
+      }
+    }
+    if (ch === '&') {
+      const entity = ENTITY_RE.exec(input.slice(i, i + 12));
+      const decoded = entity ? decodeEntity(entity) : null;
+      if (entity && decoded !== null) {
+        push(decoded.normalize('NFKC').toLowerCase(), i, i + entity[0].length);
+        i += entity[0].length;
+        continue;
+      }
+    }
+    const cp = input.codePointAt(i) ?? 0;
+    const width = cp > 0xffff ? 2 : 1;
+    const raw = input.slice(i, i + width);
+    let out = '';
+    for (const c of raw.normalize('NFKC').toLowerCase()) out += foldChar(c);
+    push(out, i, i + width);
+    i += width;
+  }
+  return { text, starts, ends };
+}
+
+/** Maps a normalised [start, end) range back to the original text. */
+export function originalRange(
+  norm: NormalizedText,
+  start: number,
+  end: number,
+): { start: number; end: number } {
+  if (norm.starts.length === 0) return { start: 0, end: 0 };
+  const s = norm.starts[Math.min(start, norm.starts.length - 1)] ?? 0;
+  const e = norm.ends[Math.max(0, Math.min(end, norm.ends.length) - 1)] ?? s;
+  return { start: s, end: Math.max(s, e) };
+}
