@@ -39,7 +39,7 @@ export async function run(): Promise<BenchSection> {
     `goal P >= 0.9 and R >= 0.9 on the test split: P ${test?.precision ?? '?'}, R ${test?.recall ?? '?'} (${
       test && test.precision >= 0.9 && test.recall >= 0.9 ? 'met' : 'not met'
     })`,
-    'the patterns and the texts were written by the same engineer; the test split was not used for tuning',
+    'patterns and texts were written by the same engineer; patterns were tuned on the dev split only, but one round of dev idioms (batch 3) was added after a first test measurement (P 0.909, R 0.777), so the test split is not fully blind',
     `misclassified test texts: ${result.errors
       .filter((e) => e.split === 'test')
       .map((e) => e.id)

@@ -9,12 +9,13 @@ const items: EvalItem[] = files.flatMap((f) => parseEvalJsonl(readFileSync(new U
 const LANGS = ['en', 'zh', 'ja', 'ko', 'es', 'pt', 'ru', 'de', 'fr'];
 
 /**
- * Floors for the detector on the labelled set (computed by running it, not stored). The test split
- * was not used to write the patterns; see scripts/bench/text.ts for the per-language table.
+ * Floors for the detector on the labelled set: P/R are computed by running it, the floors sit just
+ * under the values measured when this test was written (dev P 1.0 R 0.992, test P 0.98 R 0.942), so
+ * a regression of a few texts fails. See scripts/bench/text.ts for the per-language table.
  */
 const FLOORS = {
-  dev: { precision: 0.95, recall: 0.95 },
-  test: { precision: 0.9, recall: 0.75 },
+  dev: { precision: 0.97, recall: 0.97 },
+  test: { precision: 0.95, recall: 0.92 },
 } as const;
 
 describe('text tag-error evaluation set', () => {

@@ -85,7 +85,7 @@ rule(
   'not-match',
   'en',
   0.7,
-  `${B}${N_EN}(?:\\s+${W}){0,2}?\\s+(?:do(?:es)?n't|do(?:es)? not|did(?:n't| not)|never)\\s+(?:even\\s+)?(?:match|fit|correspond|line up|agree)`,
+  `${B}${N_EN}(?:\\s+${W}){0,4}?\\s+(?:do(?:es)?n't|do(?:es)? not|did(?:n't| not)|never)\\s+(?:even\\s+)?(?:match|fit|correspond|line up|align|agree)`,
   true,
 );
 rule(
@@ -115,6 +115,26 @@ rule(
   `${B}(?:trigger(?:[ -]?words?)?|activation (?:words?|tags?)|trained words?)(?:\\s+${W}){0,2}?\\s+(?:should be|is actually|must be|is supposed to be|was supposed to be)${E}`,
 );
 rule(
+  'unrelated',
+  'en',
+  0.75,
+  `${B}${N_EN}(?:\\s+${W}){0,4}?\\s+(?:have|has|had)\\s+(?:absolutely\\s+)?(?:nothing to do with|no relation to)`,
+  true,
+);
+rule(
+  'differs',
+  'en',
+  0.6,
+  `${B}${N_EN}(?:\\s+${W}){0,4}?\\s+(?:is|are|was|were)(?:\\s+(?:different from|not the same as|not the one)|n't the (?:one|same))${E}`,
+  true,
+);
+rule(
+  'tagged-x-as-y',
+  'en',
+  0.55,
+  `${B}(?:tagged|labell?ed|captioned)\\s+(?:the\\s+|her\\s+|his\\s+|their\\s+|a\\s+|an\\s+)?(?:${W}\\s+){1,3}?as\\s+(?:a\\s+|an\\s+)?${W}`,
+);
+rule(
   'swapped',
   'en',
   0.7,
@@ -137,6 +157,8 @@ rule(
   `${N_ZH}的?${STOP_ZH}{0,6}?(?:错了|错误|有错|不对|有误|不正确|不准确|错乱|混乱|很乱|太乱|好乱|乱七八糟|一团糟|是错的|反了|弄反|搞反|标反|太随意|很随意|马虎|敷衍|草率|错(?=[，。！？,.!?\\s]|$))`,
 );
 rule('noun-problem', 'zh', 0.6, `${N_ZH}的?${STOP_ZH}{0,4}?(?:有问题|有毛病|有bug)`);
+rule('mismatch', 'zh', 0.75, `${N_ZH}${STOP_ZH}{0,10}?(?:对不上|不符|不一致|不匹配|不相符|对应不上)`, true);
+rule('differs', 'zh', 0.55, `${N_ZH}${STOP_ZH}{0,10}?(?:不一样|不同)`, true);
 rule('wrong-noun', 'zh', 0.75, `(?:错误|错|不对|不正确|有误)的?${N_ZH}`);
 rule('tagged-as', 'zh', 0.55, `(?:被(?:标|标注|标记|打标|打)(?:成|为)|(?:标|打)成了?)`);
 
@@ -155,6 +177,13 @@ rule(
   'ja',
   0.75,
   `${N_JA}(?:の|が|は|も|を)?${STOP_JA}{0,6}?(?:間違っ|間違い|間違え|おかしい|おかしく|違う|違い|違っ|違います|ずれ|ズレ|ミス|誤っ|正しくない|めちゃくちゃ|滅茶苦茶|逆に|入れ替わ|ぐちゃぐちゃ|バラバラ|雑|適当すぎ|いい加減)`,
+);
+rule(
+  'mismatch',
+  'ja',
+  0.75,
+  `${N_JA}${STOP_JA}{0,24}?(?:一致していない|一致しない|一致しません|合ってない|合っていない|合わない|合いません|異なり|異なる|別物)`,
+  true,
 );
 rule('wrong-noun', 'ja', 0.75, `(?:間違った|間違っている|誤った|間違いの|おかしな|違う|変な)${N_JA}`);
 rule(
@@ -179,6 +208,13 @@ rule(
   'ko',
   0.75,
   `${N_KO}(?:가|이|는|은|을|를|도|의)?\\s?(?:[^\\s,.!?]+\\s)?(?:잘못|틀렸|틀린|틀려|틀리|엉망|이상해|이상하|이상합|다릅|달라|다르|안 ?맞|뒤바뀌|뒤바뀐|서로 바뀌|서로 바뀐|반대로|엉뚱|대충|별로|엉성)`,
+);
+rule(
+  'mismatch',
+  'ko',
+  0.75,
+  `${N_KO}(?:[^,.!?\\n]){0,20}?(?:상관없|관련 ?없|일치하지 않|달라|다릅니다|다르네)`,
+  true,
 );
 rule('wrong-verb', 'ko', 0.8, '(?:잘못|틀리게|이상하게|엉뚱하게)\\s?(?:태그|태깅|라벨링|캡션|캡셔닝)');
 rule('wrong-noun', 'ko', 0.8, `(?:잘못된|잘못 된|틀린|이상한|엉뚱한|잘못 달린|잘못 붙은)\\s?${N_KO}`);
@@ -227,6 +263,26 @@ rule(
   'es',
   0.7,
   `${B}(?:confundi\\p{L}*|mezcl[óo]|intercambi\\p{L}*|invirti\\p{L}*)\\s+(?:las |los |el |la )?${N_ES}${E}`,
+);
+rule(
+  'unrelated',
+  'es',
+  0.75,
+  `${B}${N_ES}(?:\\s+${W}){0,4}?\\s+no\\s+(?:tienen?|tenía|tenían)\\s+nada que ver`,
+  true,
+);
+rule(
+  'differs',
+  'es',
+  0.6,
+  `${B}${N_ES}(?:\\s+${W}){0,4}?\\s+no\\s+es\\s+(?:el|la)\\s+(?:mism[oa]|de)${E}`,
+  true,
+);
+rule(
+  'tagged-x-as-y',
+  'es',
+  0.55,
+  `${B}(?:etiquetó|etiquetaron|taguearon|marcó|marcaron)\\s+(?:${W}\\s+){0,4}?como${E}`,
 );
 rule('tagged-as', 'es', 0.55, `${B}(?:etiquetad|taguead|marcad)[oa]s?\\s+como${E}`);
 rule(
@@ -281,6 +337,20 @@ rule(
   0.7,
   `${B}(?:trocou|trocaram|confundiu|confundiram|misturou|misturaram|inverteu|inverteram)\\s+(?:as |os |a |o )?${N_PT}${E}`,
 );
+rule(
+  'unrelated',
+  'pt',
+  0.75,
+  `${B}${N_PT}(?:\\s+${W}){0,4}?\\s+não\\s+(?:têm|tem|tinha|tinham)\\s+nada a ver`,
+  true,
+);
+rule('differs', 'pt', 0.6, `${B}${N_PT}(?:\\s+${W}){0,4}?\\s+não\\s+é\\s+(?:o|a)\\s+mesm[oa]${E}`, true);
+rule(
+  'tagged-x-as-y',
+  'pt',
+  0.55,
+  `${B}(?:marcou|marcaram|etiquetou|etiquetaram|taguearam)\\s+(?:${W}\\s+){0,4}?como${E}`,
+);
 rule('tagged-as', 'pt', 0.55, `${B}(?:marcad|etiquetad|taguead|legendad)[oa]s?\\s+como${E}`);
 rule(
   'correct-trigger',
@@ -312,6 +382,20 @@ rule(
   `${B}(?:размечен|протегирован|затегирован|подписан|протеган)\\p{L}*\\s+(?:${W}\\s+)?(?:неправильно|неверно|криво|ошибочно|с ошибками)${E}`,
 );
 rule('swapped', 'ru', 0.7, `${B}(?:перепутал\\p{L}*|спутал\\p{L}*)\\s+(?:${W}\\s+)?${N_RU}`);
+rule(
+  'unrelated',
+  'ru',
+  0.75,
+  `${B}${N_RU}(?:\\s+${W}){0,4}?\\s+не\\s+(?:имеют|имеет|имели)\\s+(?:никакого\\s+)?отношени`,
+  true,
+);
+rule('differs', 'ru', 0.6, `${B}${N_RU}(?:\\s+${W}){0,4}?\\s+(?:отличает\\p{L}*|не совпада\\p{L}*)`, true);
+rule(
+  'tagged-x-as-y',
+  'ru',
+  0.55,
+  `${B}(?:протегал\\p{L}*|разметил\\p{L}*|подписал\\p{L}*)\\s+(?:${W}\\s+){0,4}?как${E}`,
+);
 rule('tagged-as', 'ru', 0.6, `${B}(?:протеган|протегирован|размечен|подписан|отмечен)\\p{L}*\\s+как${E}`);
 rule(
   'error-in',
@@ -371,7 +455,21 @@ rule(
   0.85,
   `${B}(?:falsch|fehlerhaft|schlecht)\\s+(?:ge)?(?:taggt|getaggt|beschriftet|gelabelt|markiert|verschlagwortet|gecaptioned)${E}|${B}vertaggt${E}`,
 );
-rule('tagged-as', 'de', 0.55, `${B}als\\s+(?:${W}\\s+){1,2}(?:getaggt|beschriftet|gelabelt)${E}`);
+rule(
+  'unrelated',
+  'de',
+  0.75,
+  `${B}${N_DE}(?:\\s+${W}){0,6}?\\s+nichts\\s+(?:${W}\\s+){0,4}?zu tun${E}`,
+  true,
+);
+rule(
+  'differs',
+  'de',
+  0.6,
+  `${B}${N_DE}(?:\\s+${W}){0,4}?\\s+(?:ist|sind)\\s+(?:ein\\s+|eine\\s+)?(?:anderer|andere|anderes|nicht das|nicht der|nicht die|nicht dasselbe)${E}`,
+  true,
+);
+rule('tagged-as', 'de', 0.55, `${B}als\\s+(?:${W}\\s+){1,3}(?:getaggt|beschriftet|gelabelt)${E}`);
 rule(
   'compound-error',
   'de',
@@ -416,7 +514,21 @@ rule(
   0.7,
   `${B}(?:invers\\p{L}*|mélang\\p{L}*|melang\\p{L}*|confondu)\\s+(?:les |le |la |l'|ses |leurs )?${N_FR}${E}`,
 );
-rule('tagged-as', 'fr', 0.55, `${B}(?:tagu|étiquet|etiquet|annot)\\p{L}*\\s+comme${E}`);
+rule(
+  'unrelated',
+  'fr',
+  0.75,
+  `${B}${N_FR}(?:\\s+${W}){0,4}?\\s+n'(?:ont|a|avaient|avait)\\s+(?:aucun rapport|rien à voir)`,
+  true,
+);
+rule(
+  'differs',
+  'fr',
+  0.6,
+  `${B}${N_FR}(?:\\s+${W}){0,4}?\\s+(?:est|sont)\\s+différent\\p{L}*|${B}${N_FR}(?:\\s+${W}){0,4}?\\s+n'est pas\\s+(?:celui|celle|le même|la même)${E}`,
+  true,
+);
+rule('tagged-as', 'fr', 0.55, `${B}(?:tagu|étiquet|etiquet|annot)\\p{L}*\\s+(?:${W}\\s+){0,4}?comme${E}`);
 rule(
   'error',
   'fr',
@@ -483,7 +595,7 @@ const RAW_CUES: Record<SupportedLanguage, LanguageCues> = {
     ),
     negationInSpan: b("not|n't|never|no"),
     general: new RegExp(
-      `${B}(?:how (?:do|can|to|should|would|does)|what (?:is|are|does|causes)|any (?:tips|advice|tools?)|is it normal|does anyone|anyone know|asking for|for my own|in general|best way|tip:|most common|common reason|double check yours|always check)`,
+      `${B}(?:how (?:do|can|to|should|would|does)|what (?:is|are|does|causes)|any (?:tips|advice|tools?)|is it normal|does anyone|anyone know|asking for|for my own|in general|best way|tip:|most common|common reason|double check yours|always check|tutorial|guide|article|writing about|video about)`,
       'u',
     ),
     thisModel: b('you|your|this|author|creator|op'),
@@ -496,7 +608,7 @@ const RAW_CUES: Record<SupportedLanguage, LanguageCues> = {
       'u',
     ),
     self: new RegExp(
-      `${B}(?:my (?:fault|bad|mistake|prompt|own)|user error|i (?:used|typed|put|had) the wrong|for my own|your prompt|you prompted)${E}`,
+      `${B}(?:my (?:fault|bad|mistake|prompt|own)|user error|i (?:used|typed|put|had) the wrong|i tagged|i labell?ed|for my own|your prompt|you prompted)${E}`,
       'u',
     ),
     resolved: new RegExp(
@@ -508,7 +620,7 @@ const RAW_CUES: Record<SupportedLanguage, LanguageCues> = {
     negationBefore: /(?:没有|没|无|并非|未|不是|不会|不算)/u,
     negationInSpan: /(?:没有|没|无|并非|未|不是|不会)/u,
     negationAfter: /^(?:没有|都没|并没有)/u,
-    general: /(?:怎么|如何|请问|有没有|是否|会不会|推荐|吗[？?]?$)/u,
+    general: /(?:怎么|如何|请问|有没有|是否|会不会|推荐|教程|文章|攻略|指南|吗[？?]?$)/u,
     thisModel: /(?:这个|本模型|你|作者|楼主)/u,
     instructionBefore: /(?:不要|别用|请勿|请用|避免|注意|千万别)/u,
     conditionalBefore: /(?:如果|要是|假如|万一)/u,
@@ -519,7 +631,7 @@ const RAW_CUES: Record<SupportedLanguage, LanguageCues> = {
   },
   ja: {
     negationAfter: /^[^、。！？!?\n]{0,6}?(?:ない|無い|なし|無し|ません|ねえ|ねぇ|見当たら)/u,
-    general: /(?:どうやって|どうすれば|方法|質問|よくある)/u,
+    general: /(?:どうやって|どうすれば|方法|質問|よくある|チュートリアル|記事|解説|ガイド)/u,
     thisModel: /(?:この|作者|あなた)/u,
     instructionAfter: /^[^。！？!?\n]{0,12}?(?:ないでください|ないで|しないように|禁止)/u,
     conditionalAfter: /^(?:ると|たら|れば|ば|た場合|る場合|ちゃうと)/u,
@@ -529,7 +641,7 @@ const RAW_CUES: Record<SupportedLanguage, LanguageCues> = {
   },
   ko: {
     negationAfter: /^[^,.!?\n]{0,8}?(?:없|아니|않|안 보|안 나|못 찾)/u,
-    general: /(?:어떻게|방법|나요|까요|있나요)/u,
+    general: /(?:어떻게|방법|나요|까요|있나요|튜토리얼|가이드|글을 쓰|강좌)/u,
     thisModel: /(?:이 모델|이 로라|작가|님)/u,
     instructionAfter: /^[^.!?\n]{0,12}?(?:마세요|말아|금지)/u,
     conditionalAfter: /^[^,.!?\n]{0,6}?(?:하면|으면|다면|경우|면 )/u,
@@ -541,7 +653,7 @@ const RAW_CUES: Record<SupportedLanguage, LanguageCues> = {
     negationBefore: b('no|ni|sin|ningún|ninguna|ninguno|nunca|nada de'),
     negationInSpan: b('no|ni|nunca'),
     general:
-      /(?:cómo|^\s*¿?como(?![\p{L}])|como se (?:corrige|arregla|evita)|^\s*¿?qué|es normal|pregunto|alguien sabe)/u,
+      /(?:cómo|^\s*¿?como(?![\p{L}])|como se (?:corrige|arregla|evita)|^\s*¿?qué|es normal|pregunto|alguien sabe|tutorial|guía|guia|artículo)/u,
     thisModel: b('tu|tus|este|esta|autor|creador|pusiste'),
     instructionBefore: b('no uses|no use|no utilices|evita|evite|asegúrate'),
     conditionalBefore: b('si|en caso de|cuando uses'),
@@ -553,7 +665,7 @@ const RAW_CUES: Record<SupportedLanguage, LanguageCues> = {
     negationBefore: b('não|nao|sem|nenhum|nenhuma|nunca'),
     negationInSpan: b('não|nao|nunca'),
     general:
-      /(?:^\s*como(?![\p{L}])|como (?:corrigir|faço|fazer|evitar|arrumar|consertar|resolver)|é normal|pergunto|alguém sabe)/u,
+      /(?:^\s*como(?![\p{L}])|como (?:corrigir|faço|fazer|evitar|arrumar|consertar|resolver)|é normal|pergunto|alguém sabe|tutorial|guia|artigo)/u,
     thisModel: b('você|seu|sua|este|esta|autor'),
     instructionBefore: b('não use|não usem|evite|evitem|certifique'),
     conditionalBefore: b('se|caso|quando usar'),
@@ -568,7 +680,7 @@ const RAW_CUES: Record<SupportedLanguage, LanguageCues> = {
     negationInSpan: /(?:^|[^\p{L}])(?:не|нет)\s(?!те\s|тот\s|та\s|то\s|соответств|совпада|работа|срабатыва)/u,
     negationAfter: /^[^.!?\n]{0,10}?(?:^|[^\p{L}])(?:нет|не было|не найден)(?![\p{L}])/u,
     general:
-      /(?:^\s*как(?![\p{L}])|как (?:исправить|избежать|проверить|починить|убрать)|нормально ли|спрашиваю|кто-нибудь знает)/u,
+      /(?:^\s*как(?![\p{L}])|как (?:исправить|избежать|проверить|починить|убрать)|нормально ли|спрашиваю|кто-нибудь знает|туториал|гайд|стать[яю])/u,
     thisModel: b('вы|ты|эта|этой|автор'),
     instructionBefore: /(?:не используй\p{L}*|не пиши\p{L}*|избегай\p{L}*|не ставь\p{L}*)/u,
     conditionalBefore: b('если|в случае'),
@@ -579,7 +691,7 @@ const RAW_CUES: Record<SupportedLanguage, LanguageCues> = {
   de: {
     negationBefore: /(?<![\p{L}])(?:kein\p{L}*|nicht|ohne|nie|niemals)(?![\p{L}])/u,
     negationInSpan: b('nicht|kein|keine|nie'),
-    general: b('wie|ist es normal|frage für|weiß jemand'),
+    general: b('wie|ist es normal|frage für|weiß jemand|tutorial|leitfaden|anleitung|artikel'),
     thisModel: b('du|dein|deine|diese|dieser|ersteller'),
     instructionBefore: b('verwende nicht|nicht verwenden|benutze nicht|vermeide|nimm nicht|achte darauf'),
     conditionalBefore: b('wenn|falls|ob'),
@@ -590,7 +702,7 @@ const RAW_CUES: Record<SupportedLanguage, LanguageCues> = {
   fr: {
     negationBefore: b("pas|aucun|aucune|sans|jamais|ni|pas d'"),
     negationInSpan: b('pas|jamais|aucun|aucune'),
-    general: b("comment|est-ce normal|est-ce que|je demande|quelqu'un sait"),
+    general: b("comment|est-ce normal|est-ce que|je demande|quelqu'un sait|tuto|tutoriel|guide|article"),
     thisModel: b('tu|ton|ta|vous|votre|ce|cet|cette|auteur'),
     instructionBefore: /(?:n'utilise\p{L}* pas|évite\p{L}*|evite\p{L}*|ne mets pas|ne mettez pas)/u,
     conditionalBefore: b("si|s'il|en cas de|quand tu"),
