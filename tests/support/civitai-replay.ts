@@ -397,40 +397,54 @@ export async function startCivitaiReplay(options: ReplayOptions): Promise<Civita
       return;
     }
     const p = url.pathname;
-    let m: RegExpExecArray | null;
-    if (p === '/api/v1/models') {
-      const body = listModels(url);
-      if (body.__status) {
-        send(res, body.__status as number, { error: body.error });
+    const routes: Array<[RegExp, (m: RegExpExecArray) => void | Promise<void>]> = [
+      [
+        /^\/api\/v1\/models$/,
+        () => {
+          const body = listModels(url);
+          if (body.__status) send(res, body.__status as number, { error: body.error });
+          else sendJsonWithFaults(req, res, 200, body);
+        },
+      ],
+      [
+        /^\/api\/v1\/models\/(\d+)$/,
+        (m) => {
+          const model = byId.get(Number(m[1]));
+          if (!model) send(res, 404, { error: `No model with id ${m[1]}` });
+          else sendJsonWithFaults(req, res, 200, model);
+        },
+      ],
+      [
+        /^\/api\/v1\/model-versions\/by-hash\/([0-9A-Za-z]+)$/,
+        (m) => {
+          const vid = hashIndex.get(String(m[1]).toUpperCase());
+          const entry = vid === undefined ? undefined : versionIndex.get(vid);
+          if (!entry) send(res, 404, { error: 'Model not found' });
+          else sendJsonWithFaults(req, res, 200, versionDetail(entry));
+        },
+      ],
+      [
+        /^\/api\/v1\/model-versions\/(\d+)$/,
+        (m) => {
+          const entry = versionIndex.get(Number(m[1]));
+          if (!entry) send(res, 404, { error: 'Model not found' });
+          else sendJsonWithFaults(req, res, 200, versionDetail(entry));
+        },
+      ],
+      [/^\/api\/v1\/images$/, () => sendJsonWithFaults(req, res, 200, listImages(url))],
+      [/^\/api\/trpc\//, () => trpc(req, res, url)],
+      [/^\/api\/download\/models\/(\d+)$/, (m) => download(res, Number(m[1]))],
+      [/^\/storage\/(\d+)\.safetensors$/, (m) => storage(req, res, Number(m[1]))],
+      [/^\/cdn\//, () => cdn(res, p)],
+    ];
+    for (const [pattern, route] of routes) {
+      const m = pattern.exec(p);
+      if (m) {
+        await route(m);
         return;
       }
-      sendJsonWithFaults(req, res, 200, body);
-    } else if ((m = /^\/api\/v1\/models\/(\d+)$/.exec(p))) {
-      const model = byId.get(Number(m[1]));
-      if (!model) send(res, 404, { error: `No model with id ${m[1]}` });
-      else sendJsonWithFaults(req, res, 200, model);
-    } else if ((m = /^\/api\/v1\/model-versions\/by-hash\/([0-9A-Za-z]+)$/.exec(p))) {
-      const vid = hashIndex.get(m[1]!.toUpperCase());
-      const entry = vid === undefined ? undefined : versionIndex.get(vid);
-      if (!entry) send(res, 404, { error: 'Model not found' });
-      else sendJsonWithFaults(req, res, 200, versionDetail(entry));
-    } else if ((m = /^\/api\/v1\/model-versions\/(\d+)$/.exec(p))) {
-      const entry = versionIndex.get(Number(m[1]));
-      if (!entry) send(res, 404, { error: 'Model not found' });
-      else sendJsonWithFaults(req, res, 200, versionDetail(entry));
-    } else if (p === '/api/v1/images') {
-      sendJsonWithFaults(req, res, 200, listImages(url));
-    } else if (p.startsWith('/api/trpc/')) {
-      trpc(req, res, url);
-    } else if ((m = /^\/api\/download\/models\/(\d+)$/.exec(p))) {
-      download(res, Number(m[1]));
-    } else if ((m = /^\/storage\/(\d+)\.safetensors$/.exec(p))) {
-      storage(req, res, Number(m[1]));
-    } else if (p.startsWith('/cdn/')) {
-      await cdn(res, p);
-    } else {
-      send(res, 404, { error: 'Not found' });
     }
+    send(res, 404, { error: 'Not found' });
   };
 
   const server: Server = createServer((req, res) => {
