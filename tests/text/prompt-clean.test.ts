@@ -127,6 +127,10 @@ describe('cleanPrompt: quality tags and punctuation', () => {
     assert.equal(text('masterpiece, best quality'), '');
   });
 
+  it('stays linear on long whitespace runs without commas', { timeout: 2000 }, () => {
+    assert.equal(text(`(${' '.repeat(200_000)}x)`), 'x');
+  });
+
   it('survives very deep nesting', () => {
     const deep = `${'('.repeat(5000)}x${')'.repeat(5000)}`;
     assert.equal(text(deep), 'x');

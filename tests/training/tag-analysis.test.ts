@@ -6,6 +6,7 @@ import {
   TRAINING_THRESHOLDS,
   TrainingRule,
   type TrainingTagReport,
+  trainingReportColumns,
 } from '../../src/analysis/training/tag-analysis.ts';
 
 const SORAKA_PATH = new URL(
@@ -109,6 +110,7 @@ describe('analyzeTrainingTags: the real Soraka header (shared fixture)', () => {
       report.summary,
       /^46 images in 1 folder, 278 tags; 2 tag conflicts: Trigger "soraka classic"/,
     );
+    assert.deepEqual(trainingReportColumns(report), { tag_error_training: true, training_conflicts: 2 });
   });
 
   it('finds no gender, exclusivity or colour conflict in this single-character set', () => {

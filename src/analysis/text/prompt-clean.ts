@@ -304,7 +304,8 @@ function removeMatches(text: string, re: RegExp, replacement: string, removed: s
 
 /** Splits on comma runs, collapses whitespace, drops empty/quality tags and rejoins without growing. */
 function normaliseTags(text: string, opts: ResolvedOptions, removed: string[]): string {
-  const parts = text.split(/([\s,]*,[\s,]*)/u);
+  // Collapsing whitespace first keeps the separator split linear (no long comma-free runs to retry).
+  const parts = text.replace(/\s+/gu, ' ').split(/([ ,]*,[ ,]*)/u);
   let out = '';
   let pendingSep: string | null = null;
   let droppedSinceLast = false;

@@ -769,3 +769,11 @@ export function analyzeTrainingTags(input: TrainingTagInput): TrainingTagReport 
   };
   return { ...base, summary: summarize(base, overall.size) };
 }
+
+/** Report columns the audit maps into metrics.csv. */
+export function trainingReportColumns(report: TrainingTagReport): {
+  tag_error_training: boolean;
+  training_conflicts: number;
+} {
+  return { tag_error_training: report.flag, training_conflicts: report.conflictCount };
+}
