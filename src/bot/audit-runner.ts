@@ -8,6 +8,7 @@ import type { JobQueueStore, JobRequester, PersistedJob } from '../storage/job-q
 /** What a waiting requester hears about its job. */
 export type JobEvent =
   | { type: 'queued'; position: number }
+  | { type: 'joined' }
   | { type: 'started' }
   | { type: 'progress'; progress: ProgressEvent };
 
@@ -108,9 +109,7 @@ export class AuditRunner {
       existing.requesters.push({ requester: request.requester, listener: request.listener });
       await this.#persist(existing);
       const position = existing.state === 'running' ? 0 : this.#queue.indexOf(existing) + 1;
-      if (existing.state === 'running' && existing.lastProgress) {
-        request.listener.onEvent?.({ type: 'progress', progress: existing.lastProgress });
-      }
+      request.listener.onEvent?.({ type: 'joined' });
       return { key, position, shared: true };
     }
     const job: Job = {
@@ -126,9 +125,10 @@ export class AuditRunner {
     this.#jobs.set(key, job);
     this.#queue.push(job);
     await this.#persist(job);
-    const position = this.#queue.indexOf(job) + 1;
     this.#pump();
-    return { key, position: job.state === 'running' ? 0 : position, shared: false };
+    const position = job.state === 'running' ? 0 : this.#queue.indexOf(job) + 1;
+    if (position > 0) request.listener.onEvent?.({ type: 'queued', position });
+    return { key, position, shared: false };
   }
 
   /** Re-queue jobs a previous process persisted; their results are posted to the channels. */

@@ -63,6 +63,7 @@ export function progressText(locale: string, event: ProgressEvent): string {
 export function jobEventText(locale: string, event: JobEvent): string {
   if (event.type === 'queued') return t(locale, 'progress.queued', { position: event.position });
   if (event.type === 'started') return t(locale, 'progress.started');
+  if (event.type === 'joined') return t(locale, 'progress.shared');
   return progressText(locale, event.progress);
 }
 

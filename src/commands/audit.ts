@@ -14,7 +14,7 @@ import {
   ModelSort,
 } from '../analysis/audit/types.ts';
 import { looksLikeModelRef } from '../bot/autocomplete.ts';
-import { interactionListener, jobEventText } from '../bot/delivery.ts';
+import { interactionListener } from '../bot/delivery.ts';
 import { browsingLevelFor } from '../bot/report/attachments.ts';
 import { t } from '../i18n/index.ts';
 import { choice, named } from './localize.ts';
@@ -59,7 +59,7 @@ export const nOption = (required: boolean): APIApplicationCommandIntegerOption =
 
 async function run(ctx: CommandContext, deps: CommandDeps, selection: AuditSelection): Promise<void> {
   await ctx.deferReply();
-  const { listener, editor } = interactionListener(ctx, deliveryDeps(deps));
+  const { listener } = interactionListener(ctx, deliveryDeps(deps));
   const outcome = await deps.runner.submit({
     selection,
     maxBrowsingLevel: browsingLevelFor(ctx.channelNsfw),
@@ -83,9 +83,6 @@ async function run(ctx: CommandContext, deps: CommandDeps, selection: AuditSelec
     },
     'audit requested',
   );
-  if (outcome.shared) editor.push(t(ctx.locale, 'progress.shared'));
-  else if (outcome.position > 0)
-    editor.push(jobEventText(ctx.locale, { type: 'queued', position: outcome.position }));
 }
 
 export const audit = {
