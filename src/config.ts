@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from './analysis/errors.ts';
 import { defaultStorageUrl } from './storage/backend.ts';
@@ -31,6 +32,9 @@ export const EnvSchema = z.object({
     'LORALENS_STORE_URL must start with sqlite://, redis://, rediss:// or be memory://',
   ),
   LORALENS_MODELS_DIR: optionalNonEmpty,
+  LORALENS_CLIP_VARIANT: z
+    .enum(['fp32', 'quantized'], { error: 'LORALENS_CLIP_VARIANT must be fp32 or quantized' })
+    .default('fp32'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CIVITAI_CONCURRENCY: positiveInt('CIVITAI_CONCURRENCY', 4),
   CIVITAI_RATE_PER_SECOND: positiveInt('CIVITAI_RATE_PER_SECOND', 5),
@@ -44,6 +48,7 @@ export interface AppConfig {
   dataDir: string;
   storeUrl: string;
   modelsDir: string;
+  clipVariant: 'fp32' | 'quantized';
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   concurrency: number;
   ratePerSecond: number;
@@ -67,7 +72,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     civitaiApiKey: e.CIVITAI_API_KEY,
     dataDir: e.LORALENS_DATA_DIR,
     storeUrl: e.LORALENS_STORE_URL ?? defaultStorageUrl(e.LORALENS_DATA_DIR),
-    modelsDir: e.LORALENS_MODELS_DIR ?? join(process.cwd(), 'assets', 'models'),
+    modelsDir: e.LORALENS_MODELS_DIR ?? fileURLToPath(new URL('../assets/models/', import.meta.url)),
+    clipVariant: e.LORALENS_CLIP_VARIANT,
     logLevel: e.LOG_LEVEL,
     concurrency: e.CIVITAI_CONCURRENCY,
     ratePerSecond: e.CIVITAI_RATE_PER_SECOND,

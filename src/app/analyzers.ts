@@ -1,13 +1,32 @@
+import type { Dispatcher } from 'undici';
 import type { Analyzer } from '../analysis/audit/analyzer.ts';
+import { createClipAnalyzer } from '../analysis/audit/clip-analyzer.ts';
+import { createTextAnalyzer } from '../analysis/audit/text-analyzer.ts';
+import { createTrainingAnalyzer } from '../analysis/audit/training-analyzer.ts';
 import type { Logger } from '../analysis/ports.ts';
 import type { AppConfig } from '../config.ts';
+import type { StorageBackend } from '../storage/backend.ts';
+import { keyvEmbeddingCache } from '../storage/embedding-cache.ts';
 
 export interface AnalyzerDeps {
   config: AppConfig;
   logger: Logger;
+  storage: StorageBackend;
+  dispatcher: Dispatcher;
 }
 
 /** The analyses an audit runs, in metrics.csv column order. */
-export function defaultAnalyzers(_deps: AnalyzerDeps): Analyzer[] {
-  return [];
+export function defaultAnalyzers(deps: AnalyzerDeps): Analyzer[] {
+  return [
+    createTextAnalyzer(),
+    createTrainingAnalyzer(),
+    createClipAnalyzer({
+      modelDir: deps.config.modelsDir,
+      variant: deps.config.clipVariant,
+      dispatcher: deps.dispatcher,
+      extraAllowedOrigins: [new URL(deps.config.civitaiBaseUrl).origin],
+      cache: keyvEmbeddingCache(deps.storage.keyv('clip-embeddings'), { ttlMs: 30 * 24 * 3_600_000 }),
+      logger: deps.logger.child({ component: 'clip' }),
+    }),
+  ];
 }

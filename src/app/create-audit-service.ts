@@ -74,7 +74,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceHandle {
     logger,
   });
   const records = createRecordCache(deps.storage, config.cacheTtlMs);
-  const analyzers = deps.analyzers ?? defaultAnalyzers({ config, logger });
+  const analyzers = deps.analyzers ?? defaultAnalyzers({ config, logger, storage: deps.storage, dispatcher });
 
   const crawl = (
     selection: AuditSelection,
@@ -115,7 +115,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceHandle {
       const outputs: AnalyzerOutput[] = [];
       for (const [i, analyzer] of analyzers.entries()) {
         hooks.onProgress?.({ stage: 'scoring', done: i, total: analyzers.length, message: analyzer.name });
-        outputs.push(await analyzer.analyze(collected.records, hooks));
+        outputs.push(await analyzer.analyze(collected.records, hooks, options));
       }
       hooks.onProgress?.({ stage: 'scoring', done: analyzers.length, total: analyzers.length });
       return buildAuditResult({
@@ -174,6 +174,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceHandle {
     },
 
     async close() {
+      await Promise.allSettled(analyzers.map((a) => a.close?.()));
       if (ownsDispatcher) await dispatcher.close();
     },
   };

@@ -1,25 +1,29 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createReadStream, realpathSync } from 'node:fs';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { AuditResult } from '../analysis/audit/service.ts';
 import { ModelRecord } from '../analysis/civitai/record.ts';
-import { isAppError, toAppError } from '../analysis/errors.ts';
+import { isAppError, toAppError, UserInputError } from '../analysis/errors.ts';
 import type { Logger } from '../analysis/ports.ts';
 import { createAuditService } from '../app/create-audit-service.ts';
 import { createLogger } from '../app/logger.ts';
 import { type AppConfig, loadConfig } from '../config.ts';
 import { openStorage } from '../storage/backend.ts';
+import { runModels } from './models.ts';
 import { createProgress, renderTable } from './render.ts';
+import { runScanText } from './scan-text.ts';
 import { type SelectionFlags, selectionFromFlags } from './selection.ts';
+import { runTokenize } from './tokenize.ts';
 
 interface RunFlags extends SelectionFlags {
   out: string;
   comments: boolean;
   imagesPerVersion: string;
   maxNsfwLevel: string;
+  clipThreshold?: string;
 }
 
 /** Exit codes: 0 ok, 1 failure (network, Civitai, internal), 2 bad input or configuration. */
@@ -60,7 +64,19 @@ function runOptions(flags: RunFlags) {
   if (![1, 2, 4, 8, 16].includes(level)) {
     throw toUserError(`--max-nsfw-level must be 1, 2, 4, 8 or 16, not "${flags.maxNsfwLevel}".`);
   }
-  return { comments: flags.comments, imagesPerVersion: images, maxBrowsingLevel: level };
+  let clipThreshold: number | undefined;
+  if (flags.clipThreshold !== undefined) {
+    clipThreshold = Number(flags.clipThreshold);
+    if (!Number.isFinite(clipThreshold) || clipThreshold < -1 || clipThreshold > 1) {
+      throw toUserError(`--clip-threshold must be a cosine between -1 and 1, not "${flags.clipThreshold}".`);
+    }
+  }
+  return {
+    comments: flags.comments,
+    imagesPerVersion: images,
+    maxBrowsingLevel: level,
+    ...(clipThreshold === undefined ? {} : { clipThreshold }),
+  };
 }
 
 function toUserError(message: string) {
@@ -187,11 +203,67 @@ export function buildProgram(io: {
     await mkdir(out, { recursive: true });
     for (const file of result.files) await writeFile(join(out, file.name), file.data);
     io.stdout.write(`${summaryTable(result)}\n`);
+    const flagged = result.models.filter((m) => m.verdict === 'flagged');
+    for (const m of flagged) {
+      io.stdout.write(`\n${m.modelId} ${m.name}: ${m.verdictLine}\n`);
+      for (const f of m.findings.slice(0, 4)) {
+        io.stdout.write(
+          `  [${f.severity}] ${f.title}\n      ${f.evidence.replace(/\s+/g, ' ').slice(0, 160)}\n`,
+        );
+      }
+      if (m.findings.length > 4) io.stdout.write(`  … ${m.findings.length - 4} more in audit.json\n`);
+    }
     for (const note of result.notes) io.stderr.write(`note: ${note}\n`);
     io.stderr.write(`wrote ${result.files.map((f) => join(out, f.name)).join(', ')}\n`);
   });
 
+  program
+    .command('scan-text')
+    .description('scan JSON lines {"id","text"} for user-reported tag errors; one JSON line out per line in')
+    .argument('<file>', 'a .jsonl file, or - for standard input')
+    .action(async (file: string) => {
+      const input = file === '-' ? process.stdin : await openInput(file);
+      const { lines, errors } = await runScanText(input, io.stdout);
+      io.stderr.write(`scanned ${lines} line(s), ${errors} malformed\n`);
+    });
+
+  program
+    .command('tokenize')
+    .description(
+      'CLIP-tokenize JSON lines {"text"} from standard input (ids as CLIP tokenize, context 77, truncate)',
+    )
+    .option('--vocab <path>', 'bpe_simple_vocab_16e6.txt.gz (default: the models directory)')
+    .action(async (flags: { vocab?: string }) => {
+      await runTokenize(process.stdin, io.stdout, flags.vocab ? { vocabPath: flags.vocab } : {});
+    });
+
+  program
+    .command('models')
+    .description('download the model files into assets/models (sha256-checked, resumable), or verify them')
+    .option('--check', 'verify what is on disk instead of downloading', false)
+    .option('--variant <variant>', 'fp32 (default), quantized or all', 'fp32')
+    .option('--trust-on-first-use', 'accept and record hashes for files the manifest does not pin', false)
+    .action(async (flags: { check: boolean; variant: string; trustOnFirstUse: boolean }) => {
+      const code = await runModels({
+        check: flags.check,
+        group: flags.variant,
+        trustOnFirstUse: flags.trustOnFirstUse,
+        stdout: io.stdout,
+        stderr: io.stderr,
+      });
+      if (code !== 0) throw Object.assign(new CommanderError(code, 'loralens.models', ''), { silent: true });
+    });
+
   return program;
+}
+
+async function openInput(file: string): Promise<NodeJS.ReadableStream> {
+  try {
+    await access(file);
+  } catch {
+    throw new UserInputError(`Cannot read ${file}: no such file.`);
+  }
+  return createReadStream(file);
 }
 
 /** Run the CLI and return the exit code; user errors are one sentence, never a stack trace. */

@@ -1,7 +1,7 @@
 import type { ModelRecord } from '../civitai/record.ts';
 import type { Cell, CsvRow } from './metrics-csv.ts';
 import type { FlaggedImage } from './service.ts';
-import type { AuditHooks, Finding } from './types.ts';
+import type { AuditHooks, AuditRunOptions, Finding } from './types.ts';
 
 /** What one analysis concluded about one model. */
 export interface ModelAnalysis {
@@ -30,7 +30,13 @@ export interface Analyzer {
   readonly name: string;
   /** metrics.csv columns it owns, in order (present on every model row, empty when unmeasured). */
   readonly columns: readonly string[];
-  analyze(records: readonly ModelRecord[], hooks: AuditHooks): Promise<AnalyzerOutput>;
+  analyze(
+    records: readonly ModelRecord[],
+    hooks: AuditHooks,
+    options: AuditRunOptions,
+  ): Promise<AnalyzerOutput>;
+  /** Release native resources (ONNX sessions); called when the service closes. */
+  close?(): Promise<void>;
 }
 
 export function emptyOutput(): AnalyzerOutput {

@@ -69,6 +69,8 @@ export const AuditRunOptions = z.object({
   maxBrowsingLevel: z.number().int().min(1).max(31).default(2),
   /** Sample images to consider per version. */
   imagesPerVersion: z.number().int().min(0).max(200).default(20),
+  /** Uncalibrated CLIP mode: flag images whose raw cosine is below this (for comparison only). */
+  clipThreshold: z.number().min(-1).max(1).optional(),
 });
 export type AuditRunOptions = z.infer<typeof AuditRunOptions>;
 export type AuditRunOptionsInput = z.input<typeof AuditRunOptions>;

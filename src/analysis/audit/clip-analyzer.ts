@@ -1,0 +1,186 @@
+import type { Dispatcher } from 'undici';
+import type { ModelRecord } from '../civitai/record.ts';
+import type { EmbeddingCache } from '../clip/embedding-cache.ts';
+import { type ImageAuditOptions, scoreImagePrompts } from '../clip/image-audit.ts';
+import { type ClipScorer, type ClipVariant, createClipScorer } from '../clip/scorer.ts';
+import { createImageFetcher } from '../images/fetch.ts';
+import { clipModelAvailability } from '../models/availability.ts';
+import { type Logger, silentLogger } from '../ports.ts';
+import { type Analyzer, emptyOutput } from './analyzer.ts';
+import { findingKey } from './finding-key.ts';
+import type { Cell } from './metrics-csv.ts';
+
+export interface ClipAnalyzerOptions {
+  modelDir: string;
+  variant?: ClipVariant;
+  dispatcher: Dispatcher;
+  /** Origins besides Civitai's image CDN that images may come from (the configured CIVITAI_BASE_URL). */
+  extraAllowedOrigins: readonly string[];
+  cache?: EmbeddingCache | undefined;
+  image?: ImageAuditOptions;
+  /**
+   * A model is flagged when the Wilson lower bound of its low-match rate reaches this (default 0.25):
+   * for an honest model nearly every image beats its shuffled-prompt null, so a quarter is a lot.
+   */
+  modelRateFlag?: number;
+  logger?: Logger;
+}
+
+const MODEL_COLUMNS = [
+  'clip_images_scored',
+  'low_match_rate',
+  'low_match_ci_low',
+  'low_match_ci_high',
+  'clip_mode',
+] as const;
+
+/**
+ * CLIP image–prompt matching over every sample image of the audited set: calibrated per image
+ * against shuffled prompts of the same and other models, summarised per model with Wilson intervals.
+ * Without model files it measures nothing and says so (one sentence in the notes).
+ */
+export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
+  const logger = options.logger ?? silentLogger;
+  let scorer: ClipScorer | undefined;
+  return {
+    name: 'clip',
+    columns: MODEL_COLUMNS,
+    async analyze(records, hooks, runOptions) {
+      const out = emptyOutput();
+      const unmeasured = (why: string): void => {
+        for (const r of records) {
+          out.perModel.set(r.id, {
+            flagged: null,
+            findings: [],
+            metrics: Object.fromEntries(MODEL_COLUMNS.map((c) => [c, null])) as Record<string, Cell>,
+            evidence: { status: 'not-measured', reason: why },
+          });
+        }
+      };
+      const availability = await clipModelAvailability(options.modelDir, options.variant ?? 'fp32');
+      if (!availability.ok) {
+        out.notes.push(availability.sentence);
+        unmeasured(availability.sentence);
+        return out;
+      }
+      const images = records.flatMap((r) =>
+        r.versions.flatMap((v) =>
+          v.images
+            .filter((im) => im.kind === 'image')
+            .map((im) => ({
+              modelId: r.id,
+              versionId: v.id,
+              imageId: im.id,
+              url: im.url,
+              prompt: im.prompt,
+            })),
+        ),
+      );
+      if (images.length === 0) {
+        unmeasured('no still sample images');
+        return out;
+      }
+      scorer ??= await createClipScorer({
+        modelDir: options.modelDir,
+        variant: options.variant ?? 'fp32',
+        ...(options.image?.batchSize ? { batchSize: options.image.batchSize } : {}),
+        logger,
+      });
+      const fetcher = createImageFetcher({
+        dispatcher: options.dispatcher,
+        extraAllowedOrigins: options.extraAllowedOrigins,
+      });
+      const result = await scoreImagePrompts({
+        images,
+        scorer,
+        fetcher,
+        ...(options.cache ? { cache: options.cache } : {}),
+        options: {
+          ...options.image,
+          ...(runOptions.clipThreshold === undefined ? {} : { rawThreshold: runOptions.clipThreshold }),
+        },
+        ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
+        ...(hooks.signal ? { signal: hooks.signal } : {}),
+        logger,
+      });
+      out.notes.push(...result.notes);
+      if (result.mode === 'raw-threshold-uncalibrated') {
+        out.notes.push(
+          `CLIP mismatch flags use a raw cosine threshold of ${result.rawThreshold}: uncalibrated, for comparison only.`,
+        );
+      }
+      const levels = new Map(
+        records.flatMap((r) =>
+          r.versions.flatMap((v) => v.images.map((im) => [im.id, im.nsfwLevel] as const)),
+        ),
+      );
+      const flagRate = options.modelRateFlag ?? 0.25;
+      for (const record of records) {
+        const summary = result.models.find((m) => m.model_id === record.id);
+        const rows = result.images.filter((row) => row.model_id === record.id);
+        const flaggedRows = rows.filter((row) => row.low_match === true);
+        const measured = summary !== undefined && summary.decided > 0;
+        const flagged = measured ? (summary.low_match_ci_low ?? 0) >= flagRate : null;
+        out.perModel.set(record.id, {
+          flagged,
+          findings: flagged
+            ? flaggedRows.map((row) => ({
+                itemKey: findingKey(record.id, 'clip', 'clip.low-match', String(row.image_id)),
+                detector: 'clip' as const,
+                rule: 'clip.low-match',
+                severity: 'warning' as const,
+                title: `Image ${row.image_id} does not match its prompt (p=${row.clip_null_p?.toFixed(3) ?? 'n/a'})`,
+                evidence: `cos ${row.clip_cosine?.toFixed(3)} vs null q${(1 - result.alpha) * 100} ${row.clip_null_quantile?.toFixed(3) ?? 'n/a'}: "${row.prompt_clean.slice(0, 160)}"`,
+                source: row.image_url,
+                versionId: row.version_id,
+              }))
+            : [],
+          metrics: {
+            clip_images_scored: summary?.scored ?? 0,
+            low_match_rate: summary?.low_match_rate ?? null,
+            low_match_ci_low: summary?.low_match_ci_low ?? null,
+            low_match_ci_high: summary?.low_match_ci_high ?? null,
+            clip_mode: result.mode,
+          },
+          evidence: {
+            mode: result.mode,
+            alpha: result.alpha,
+            nullK: result.nullK,
+            seed: result.seed,
+            summary: summary ?? null,
+          },
+        });
+        for (const row of flaggedRows) {
+          out.flaggedImages.push({
+            modelId: record.id,
+            versionId: row.version_id,
+            imageId: row.image_id,
+            url: row.image_url,
+            nsfwLevel: levels.get(row.image_id) ?? 16,
+            reason: `low CLIP match (cos ${row.clip_cosine?.toFixed(3)}, p=${row.clip_null_p?.toFixed(3) ?? 'n/a'})`,
+          });
+        }
+      }
+      out.rows = result.images.map((row) => ({
+        row_type: 'image',
+        model_id: row.model_id,
+        version_id: row.version_id,
+        image_id: row.image_id,
+        image_url: row.image_url,
+        prompt_clean: row.prompt_clean,
+        clip_cosine: row.clip_cosine,
+        clip_cosine_mean: row.clip_cosine_mean,
+        clipscore: row.clipscore,
+        clip_null_p: row.clip_null_p,
+        low_match: row.low_match,
+        prompt_windows: row.prompt_windows,
+        skipped: row.skipped,
+      }));
+      return out;
+    },
+    async close() {
+      await scorer?.dispose();
+      scorer = undefined;
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import type { ModelRecord } from '../civitai/record.ts';
+import { scanSources, type TextSource, textReportColumns } from '../text/tag-error-reports.ts';
+import { type Analyzer, emptyOutput } from './analyzer.ts';
+import { findingKey } from './finding-key.ts';
+
+/** The texts of a model the text detector reads: description, changelogs, comments, reviews. */
+export function textSources(record: ModelRecord): TextSource[] {
+  const sources: TextSource[] = [];
+  if (record.descriptionText)
+    sources.push({
+      kind: 'description',
+      id: 'description',
+      label: 'description',
+      text: record.descriptionText,
+    });
+  for (const v of record.versions) {
+    if (v.changelogText) {
+      sources.push({
+        kind: 'changelog',
+        id: `version:${v.id}`,
+        label: `version ${v.name} changelog`,
+        text: v.changelogText,
+      });
+    }
+  }
+  for (const item of record.comments.items) {
+    const kind = item.kind === 'review' ? 'review' : 'comment';
+    const label =
+      item.kind === 'review'
+        ? `review ${item.id}`
+        : item.kind === 'review-comment'
+          ? `reply ${item.id} to review ${item.parentId}`
+          : `comment ${item.id}`;
+    sources.push({ kind, id: `${kind}:${item.id}`, label, text: item.text });
+  }
+  return sources;
+}
+
+/**
+ * User-reported tag errors in description, changelogs, comments and reviews (multilingual).
+ * A model whose comments could not be read is still measured on its own texts; the evidence says so.
+ */
+export function createTextAnalyzer(options: { threshold?: number } = {}): Analyzer {
+  return {
+    name: 'text',
+    columns: ['tag_error_text', 'tag_error_text_score', 'text_sources_scanned'],
+    async analyze(records) {
+      const out = emptyOutput();
+      for (const record of records) {
+        const sources = textSources(record);
+        const verdict = scanSources(
+          sources,
+          options.threshold === undefined ? {} : { threshold: options.threshold },
+        );
+        const findings = verdict.flag
+          ? verdict.evidence
+              .filter((e) => e.score >= 0.3)
+              .sort((a, b) => b.score - a.score)
+              .slice(0, 20)
+              .map((e) => ({
+                itemKey: findingKey(record.id, 'text', e.rule, `${e.sourceId}:${e.span}`),
+                detector: 'text' as const,
+                rule: e.rule,
+                severity: e.score >= 0.7 ? ('error' as const) : ('warning' as const),
+                title: `Reported tag error (${e.lang}) in ${e.sourceLabel}`,
+                evidence: e.context,
+                source: e.sourceLabel,
+              }))
+          : [];
+        out.perModel.set(record.id, {
+          flagged: sources.length === 0 ? null : verdict.flag,
+          findings,
+          metrics: { ...textReportColumns(verdict), text_sources_scanned: verdict.scannedSources },
+          evidence: {
+            ...verdict,
+            commentsStatus: record.comments.status,
+            commentsReason: record.comments.reason,
+          },
+        });
+      }
+      return out;
+    },
+  };
+}

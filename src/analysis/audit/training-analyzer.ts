@@ -1,0 +1,72 @@
+import type { ModelRecord, VersionRecord } from '../civitai/record.ts';
+import { analyzeTrainingTags, trainingReportColumns } from '../training/tag-analysis.ts';
+import { type Analyzer, emptyOutput } from './analyzer.ts';
+import { findingKey } from './finding-key.ts';
+
+/** The version whose file header is analysed: the newest one that has a readable header. */
+function headerVersion(record: ModelRecord): VersionRecord | undefined {
+  return (
+    record.versions.find((v) => v.training?.status === 'ok') ??
+    record.versions.find((v) => v.training !== null)
+  );
+}
+
+/** Training-tag analysis of the LoRA header (`ss_tag_frequency`) against the model page's trigger words. */
+export function createTrainingAnalyzer(): Analyzer {
+  return {
+    name: 'training',
+    columns: ['tag_error_training', 'training_conflicts', 'training_status'],
+    async analyze(records) {
+      const out = emptyOutput();
+      for (const record of records) {
+        const version = headerVersion(record);
+        const report = analyzeTrainingTags({
+          metadata: version?.training?.metadata ?? null,
+          trainedWordsByVersion: record.versions.map((v) => ({
+            versionId: v.id,
+            versionName: v.name,
+            trainedWords: v.trainedWords,
+          })),
+          ...(version ? { targetVersionId: version.id } : {}),
+        });
+        const measured = report.status === 'ok';
+        const findings = report.findings
+          .filter((f) => f.severity !== 'info')
+          .map((f) => ({
+            itemKey: findingKey(
+              record.id,
+              'training',
+              f.rule,
+              `${f.folder ?? ''}:${f.evidence.tags.map((t) => t.tag).join(',')}`,
+            ),
+            detector: 'training' as const,
+            rule: f.rule,
+            severity: f.severity,
+            title: f.title,
+            evidence: f.evidence.tags
+              .slice(0, 8)
+              .map((t) => `${t.tag} ×${t.count}`)
+              .join(', ')
+              .concat(f.evidence.imageCount ? ` (of ${f.evidence.imageCount} images)` : ''),
+            ...(f.folder ? { source: `dataset folder ${f.folder}` } : {}),
+            ...(version ? { versionId: version.id } : {}),
+          }));
+        out.perModel.set(record.id, {
+          flagged: measured ? report.flag : null,
+          findings,
+          metrics: {
+            ...(measured
+              ? trainingReportColumns(report)
+              : { tag_error_training: null, training_conflicts: null }),
+            training_status: measured ? 'ok' : 'no-training-metadata',
+          },
+          evidence: {
+            ...report,
+            headerReason: version?.training?.reason ?? 'no version header was read',
+          },
+        });
+      }
+      return out;
+    },
+  };
+}
