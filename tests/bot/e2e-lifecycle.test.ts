@@ -60,7 +60,7 @@ describe('bot lifecycle', () => {
         String(post.body?.content),
         new RegExp(`^<@${user}> your audit finished after the interaction expired`),
       );
-      assert.deepEqual((post.body?.allowed_mentions as { users?: string[] }).users, [user]);
+      assert.deepEqual((post.body?.allowed_mentions as { users?: string[] } | undefined)?.users, [user]);
       assert.equal(embedsOf(post)[0]?.title, 'Model 11821');
       assert.ok(post.files.some((f) => f.name === 'metrics.csv'));
       assert.equal(
