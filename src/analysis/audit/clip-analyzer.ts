@@ -1,5 +1,4 @@
 import type { Dispatcher } from 'undici';
-import type { ModelRecord } from '../civitai/record.ts';
 import type { EmbeddingCache } from '../clip/embedding-cache.ts';
 import { type ImageAuditOptions, scoreImagePrompts } from '../clip/image-audit.ts';
 import { type ClipScorer, type ClipVariant, createClipScorer } from '../clip/scorer.ts';
