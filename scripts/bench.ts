@@ -17,7 +17,9 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !(w in SECTIONS));
 if (unknown.length > 0) {
-  console.error(`unknown bench section(s): ${unknown.join(', ')}; choose from ${Object.keys(SECTIONS).join(', ')}`);
+  console.error(
+    `unknown bench section(s): ${unknown.join(', ')}; choose from ${Object.keys(SECTIONS).join(', ')}`,
+  );
   process.exit(2);
 }
 const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS);
@@ -28,12 +30,30 @@ for (const name of names) {
   results.push(section);
   const columns = [...new Set(section.rows.flatMap((r) => Object.keys(r)))];
   console.log(`\n== ${section.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  console.log(renderTable(columns, section.rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c])))), 60));
+  console.log(
+    renderTable(
+      columns,
+      section.rows.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c])))),
+      60,
+    ),
+  );
   for (const note of section.notes) console.log(`  note: ${note}`);
 }
 await mkdir('bench-results', { recursive: true });
 const file = join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-const machine = { node: process.version, platform: platform(), arch: arch(), cpus: cpus().length, cpu: cpus()[0]?.model ?? '' };
-await writeFile(file, `${JSON.stringify({ generatedAt: new Date().toISOString(), machine, sections: results }, null, 2)}\n`);
-await writeFile(join('bench-results', 'latest.json'), `${JSON.stringify({ generatedAt: new Date().toISOString(), machine, sections: results }, null, 2)}\n`);
+const machine = {
+  node: process.version,
+  platform: platform(),
+  arch: arch(),
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model ?? '',
+};
+await writeFile(
+  file,
+  `${JSON.stringify({ generatedAt: new Date().toISOString(), machine, sections: results }, null, 2)}\n`,
+);
+await writeFile(
+  join('bench-results', 'latest.json'),
+  `${JSON.stringify({ generatedAt: new Date().toISOString(), machine, sections: results }, null, 2)}\n`,
+);
 console.log(`\nsaved ${file}`);

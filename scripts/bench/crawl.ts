@@ -6,9 +6,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { silentLogger } from '../../src/analysis/ports.ts';
 import { createAuditService } from '../../src/app/create-audit-service.ts';
 import { loadConfig } from '../../src/config.ts';
-import { silentLogger } from '../../src/analysis/ports.ts';
 import { openStorage } from '../../src/storage/backend.ts';
 import { startCivitaiReplay } from '../../tests/support/civitai-replay.ts';
 import { sharedCatalogue } from '../../tests/support/shared-catalogue.ts';
@@ -51,7 +51,14 @@ export async function run(): Promise<BenchSection> {
     await replay.close();
   }
   const ratio = (times[0] ?? 0) / Math.max(1, times[1] ?? 1);
-  rows.push({ run: 'cold / warm', models: n, from_cache: null, requests: null, ms: null, models_per_s: Number(ratio.toFixed(1)) });
+  rows.push({
+    run: 'cold / warm',
+    models: n,
+    from_cache: null,
+    requests: null,
+    ms: null,
+    models_per_s: Number(ratio.toFixed(1)),
+  });
   return {
     name: `crawl: top-${n} cold vs cached (local replay server, rate limit lifted)`,
     rows,
