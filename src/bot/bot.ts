@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import {
   Client,
   Events,
@@ -7,6 +8,7 @@ import {
   type PartialMessageReaction,
   Partials,
   type PartialUser,
+  type RESTOptions,
   type User,
 } from 'discord.js';
 import type { AuditService } from '../analysis/audit/service.ts';
@@ -57,6 +59,21 @@ export interface Bot {
   stop(): Promise<void>;
 }
 
+/**
+ * An HTTP agent from the undici copy @discordjs/rest itself bundles. Without it discord.js uses
+ * undici's process-wide dispatcher, which the project's newer undici (loaded by the Civitai client)
+ * installs first; that dispatcher cannot send the older copy's FormData, so every upload fails
+ * with "action is not a function".
+ */
+function discordRestAgent(): RESTOptions['agent'] {
+  const fromDiscord = createRequire(createRequire(import.meta.url).resolve('discord.js'));
+  const fromRest = createRequire(fromDiscord.resolve('@discordjs/rest'));
+  const { Agent } = fromRest('undici') as {
+    Agent: new (options: object) => NonNullable<RESTOptions['agent']>;
+  };
+  return new Agent({ connect: { timeout: 30_000 } });
+}
+
 /** Compose the Discord bot: client, stores, runner, scheduler, dispatcher and event wiring. */
 export function createBot(deps: BotDeps): Bot {
   const { config, service, storage } = deps;
@@ -67,10 +84,11 @@ export function createBot(deps: BotDeps): Bot {
   const subscriptions = createSubscriptionsStore(storage);
   const jobStore = createJobQueueStore(storage);
 
+  const restAgent = discordRestAgent();
   const client = new Client({
     intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessageReactions],
     partials: [Partials.Message, Partials.Channel, Partials.Reaction, Partials.User],
-    rest: config.apiUrl ? { api: config.apiUrl } : {},
+    rest: { agent: restAgent, ...(config.apiUrl ? { api: config.apiUrl } : {}) },
     allowedMentions: { parse: [] },
   });
   const poster = restChannelPoster(client.rest);
@@ -202,6 +220,7 @@ export function createBot(deps: BotDeps): Bot {
         await scheduler.stop();
         await runner.stop(config.shutdownGraceMs);
         await client.destroy();
+        await restAgent?.close().catch(() => undefined);
         logger.info({}, 'stopped');
       })();
       return stopping;

@@ -1,3 +1,4 @@
+import type { AuditService } from '../../../src/analysis/audit/service.ts';
 import type { Logger } from '../../../src/analysis/ports.ts';
 import { silentLogger } from '../../../src/analysis/ports.ts';
 import { type Bot, createBot } from '../../../src/bot/bot.ts';
@@ -25,6 +26,8 @@ export interface Harness {
 
 export interface HarnessOptions {
   service?: FakeAuditService;
+  /** A real service instead of the fake (wiring tests); `service` then stays an unused fake. */
+  auditService?: AuditService;
   clock?: ManualClock;
   storage?: StorageBackend;
   discord?: FakeDiscord;
@@ -58,7 +61,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const storage = options.storage ?? openStorage('memory://');
   const bot = createBot({
     config: botConfig(discord.apiUrl, options.config),
-    service,
+    service: options.auditService ?? service,
     storage,
     logger: options.logger ?? silentLogger,
     clock,
