@@ -32,6 +32,8 @@ export interface ReplayOptions {
   /** Milliseconds added before every answer (to make crawls slow enough to interrupt). */
   delayMs?: number;
   faults?: Fault[];
+  /** Port on 127.0.0.1 (default: any free port). */
+  port?: number;
 }
 
 export interface RecordedRequest {
@@ -453,7 +455,7 @@ export async function startCivitaiReplay(options: ReplayOptions): Promise<Civita
       res.end(String(error));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url: origin,
