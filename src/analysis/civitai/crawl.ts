@@ -474,6 +474,33 @@ async function versionTraining(
   }
 }
 
+const iso = (d: unknown): string | null =>
+  d instanceof Date ? d.toISOString() : typeof d === 'string' ? d : null;
+
+/** A comment (model discussion or review thread) as a TextItem. */
+function commentItem(
+  kind: 'comment' | 'review-comment',
+  c: {
+    id: number;
+    createdAt?: string | Date | null | undefined;
+    content?: string | null | undefined;
+    user?: { username?: string | null | undefined } | null | undefined;
+  },
+  parentId: number | null,
+): TextItem {
+  return {
+    kind,
+    id: c.id,
+    parentId,
+    versionId: null,
+    createdAt: iso(c.createdAt),
+    user: c.user?.username ?? null,
+    rating: null,
+    recommended: null,
+    text: htmlToPlainText(c.content),
+  };
+}
+
 async function modelTexts(
   client: CivitaiClient,
   modelId: number,
@@ -497,17 +524,7 @@ async function modelTexts(
       const page = await client.commentsPage(modelId, cursor, signal);
       for (const c of page.comments) {
         if (c.hidden || c.tosViolation) continue;
-        items.push({
-          kind: 'comment',
-          id: c.id,
-          parentId: c.parentId ?? null,
-          versionId: null,
-          createdAt: iso(c.createdAt),
-          user: c.user?.username ?? null,
-          rating: null,
-          recommended: null,
-          text: htmlToPlainText(c.content),
-        });
+        items.push(commentItem('comment', c, c.parentId ?? null));
       }
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined && items.length < max);
@@ -541,17 +558,7 @@ async function modelTexts(
         if (!page) break;
         for (const c of page.comments) {
           if (c.hidden) continue;
-          items.push({
-            kind: 'review-comment',
-            id: c.id,
-            parentId: review.id,
-            versionId: null,
-            createdAt: iso(c.createdAt),
-            user: c.user?.username ?? null,
-            rating: null,
-            recommended: null,
-            text: htmlToPlainText(c.content),
-          });
+          items.push(commentItem('review-comment', c, review.id));
         }
         threadCursor = page.nextCursor ?? undefined;
       } while (threadCursor !== undefined && items.length < max);

@@ -133,20 +133,15 @@ export const ModelVersionDetail = ModelVersion.extend({
 });
 export type ModelVersionDetail = z.infer<typeof ModelVersionDetail>;
 
-export const ImageItem = z.object({
+/** `/api/v1/images` item: the version-image fields plus gallery fields. */
+export const ImageItem = VersionImage.omit({ hasMeta: true, hasPositivePrompt: true }).extend({
   id: z.number().int(),
-  url: z.string(),
-  width: z.number().nullish(),
-  height: z.number().nullish(),
-  nsfwLevel: z.union([z.number(), z.string()]).nullish(),
   nsfw: z.boolean().nullish(),
   browsingLevel: z.number().nullish(),
   createdAt: nullableString,
   postId: z.number().nullish(),
   username: nullableString,
-  type: nullableString,
   baseModel: nullableString,
-  meta: ImageMeta.nullish(),
 });
 export type ImageItem = z.infer<typeof ImageItem>;
 
