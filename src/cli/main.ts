@@ -203,6 +203,9 @@ export function buildProgram(io: {
     await mkdir(out, { recursive: true });
     for (const file of result.files) await writeFile(join(out, file.name), file.data);
     io.stdout.write(`${summaryTable(result)}\n`);
+    if (result.models.some((m) => m.commentsStatus !== 'ok')) {
+      io.stdout.write("* comment count from Civitai's model stats: comments and reviews were not read\n");
+    }
     const flagged = result.models.filter((m) => m.verdict === 'flagged');
     for (const m of flagged) {
       io.stdout.write(`\n${m.modelId} ${m.name}: ${m.verdictLine}\n`);

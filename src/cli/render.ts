@@ -25,6 +25,8 @@ export function renderTable(
   ].join('\n');
 }
 
+const SUB_STAGES = new Set(['images']);
+
 export interface ProgressRenderer {
   update(event: ProgressEvent): void;
   stop(): void;
@@ -46,6 +48,11 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
     let stage = '';
     return {
       update(e) {
+        // Per-model sub-steps only change the message line; the bar tracks the main stages.
+        if (started && SUB_STAGES.has(e.stage)) {
+          bar.update({ message: (e.message ?? '').slice(0, 40) });
+          return;
+        }
         const total = Math.max(e.total, e.done, 1);
         if (!started || stage !== e.stage) {
           if (started) bar.stop();
