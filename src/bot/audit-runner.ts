@@ -3,7 +3,10 @@ import type { AuditResult, AuditService } from '../analysis/audit/service.ts';
 import type { AuditSelection } from '../analysis/audit/types.ts';
 import { AppError, ErrorCode, hasCode } from '../analysis/errors.ts';
 import type { Clock, Logger, ProgressEvent } from '../analysis/ports.ts';
+import { t } from '../i18n/index.ts';
 import type { JobQueueStore, JobRequester, PersistedJob } from '../storage/job-queue.ts';
+
+const RESTART_SENTENCE = t('en', 'error.ABORTED');
 
 /** What a waiting requester hears about its job. */
 export type JobEvent =
@@ -165,7 +168,21 @@ export class AuditRunner {
    */
   async stop(graceMs: number): Promise<void> {
     this.#accepting = false;
-    this.#queue.length = 0;
+    // Queued jobs stay persisted for the next start; their requesters are told now.
+    const queued = this.#queue.splice(0);
+    const aborted = new AppError(ErrorCode.ABORTED, 'Shutting down before the job started', {
+      userMessage: RESTART_SENTENCE,
+    });
+    await Promise.all(
+      queued.flatMap((job) => {
+        this.#jobs.delete(job.key);
+        return job.requesters.map(({ listener }) =>
+          listener
+            .fail(aborted)
+            .catch((error: unknown) => this.#opts.logger.error({ err: error }, 'notify failed')),
+        );
+      }),
+    );
     if (this.#running.size === 0) return;
     const all = Promise.allSettled([...this.#running]);
     const timedOut = await Promise.race([
@@ -174,7 +191,10 @@ export class AuditRunner {
     ]);
     if (timedOut) {
       for (const job of this.#jobs.values()) {
-        if (job.state === 'running') job.abort.abort(new AppError(ErrorCode.ABORTED, 'Shutting down'));
+        if (job.state === 'running')
+          job.abort.abort(
+            new AppError(ErrorCode.ABORTED, 'Shutting down', { userMessage: RESTART_SENTENCE }),
+          );
       }
       await all;
     }
@@ -217,7 +237,10 @@ export class AuditRunner {
       log.info({ ms: this.#opts.clock.now() - started, models: result.models.length }, 'audit job finished');
     } catch (error) {
       failure = job.abort.signal.aborted
-        ? new AppError(ErrorCode.ABORTED, 'Aborted at shutdown', { cause: error })
+        ? new AppError(ErrorCode.ABORTED, 'Aborted at shutdown', {
+            cause: error,
+            userMessage: RESTART_SENTENCE,
+          })
         : error;
     }
     this.#jobs.delete(job.key);

@@ -214,3 +214,34 @@ describe('bot lifecycle', () => {
     );
   });
 });
+
+describe('shutdown with a queue', () => {
+  test('requesters still waiting in line are told the job will run after the restart, and it stays persisted', async () => {
+    const service = new FakeAuditService();
+    service.hold = true;
+    const h = await startHarness({ service });
+    const running = h.discord.invoke({ name: 'audit', subcommand: 'model', options: { model: '1' } });
+    await service.started(1);
+    const waiting = h.discord.invoke({ name: 'audit', subcommand: 'model', options: { model: '2' } });
+    await h.discord.waitFor(
+      (r) => isOriginalEdit(waiting)(r) && r.body?.content === '⏳ Queued: position 1 in line.',
+    );
+    const stopping = h.bot.stop();
+    const told = await h.discord.waitFor(isFollowUp(waiting));
+    assert.equal(
+      told.body?.content,
+      'The job was cancelled (the bot is restarting); it will run again when the bot is back.',
+    );
+    const keys = (await createJobQueueStore(h.storage).list()).map(
+      (j) => j.selection.kind === 'model' && j.selection.ref,
+    );
+    assert.deepEqual(keys, ['1', '2']);
+    service.release();
+    await stopping;
+    await h.discord.waitFor(
+      (r) => isOriginalEdit(running)(r) && Array.isArray(r.body?.embeds) && r.body.embeds.length > 0,
+    );
+    assert.equal(service.calls.length, 1, 'the queued job did not start during shutdown');
+    await h.close();
+  });
+});
