@@ -88,7 +88,7 @@ async function run(ctx: CommandContext, deps: CommandDeps, selection: AuditSelec
 export const audit = {
   data: {
     ...named('cmd.audit.name', 'cmd.audit.description'),
-    contexts: [InteractionContextType.Guild, InteractionContextType.PrivateChannel],
+    contexts: [InteractionContextType.Guild, InteractionContextType.BotDM],
     integration_types: [ApplicationIntegrationType.GuildInstall],
     options: [
       {
