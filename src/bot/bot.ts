@@ -116,7 +116,21 @@ export function createBot(deps: BotDeps): Bot {
   });
 
   const runSubscription = async (sub: Subscription): Promise<void> => {
-    const channel = await poster.channelInfo(sub.channelId);
+    let channel: Awaited<ReturnType<ChannelPoster['channelInfo']>>;
+    try {
+      channel = await poster.channelInfo(sub.channelId);
+    } catch (error) {
+      // 10003 Unknown Channel: the channel was deleted, so its subscription goes too.
+      if ((error as { code?: unknown }).code === 10003) {
+        await subscriptions.remove(sub.channelId);
+        logger.warn(
+          { channel: sub.channelId, guild: sub.guildId },
+          'subscribed channel is gone; subscription removed',
+        );
+        return;
+      }
+      throw error;
+    }
     const selection = AuditSelection.parse({
       kind: 'top',
       n: sub.n,

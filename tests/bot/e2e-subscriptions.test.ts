@@ -202,6 +202,29 @@ describe('subscription input checks', () => {
     assert.deepEqual(await h.bot.subscriptions.listAll(), []);
   });
 
+  test('a subscription whose channel was deleted is removed when it comes due, without posting', async () => {
+    const doomed = h.adult;
+    const i = h.discord.invoke({
+      name: 'subscribe',
+      options: { channel: { channelId: doomed } },
+      permissions: MANAGE_CHANNELS,
+    });
+    await h.discord.waitFor(isCallback(i));
+    const sub = await h.bot.subscriptions.get(doomed);
+    assert.ok(sub);
+    h.discord.deleteChannel(doomed);
+    h.clock.set(sub.nextRunAt + 1);
+    await eventually(
+      async () => (await h.bot.subscriptions.get(doomed)) === undefined,
+      5_000,
+      'subscription removed',
+    );
+    assert.equal(h.service.calls.length, 0);
+    assert.ok(
+      !h.discord.requests.some((r) => r.method === 'POST' && r.path === `/channels/${doomed}/messages`),
+    );
+  });
+
   test('/unsubscribe on a channel without a subscription says so', async () => {
     const i = h.discord.invoke({
       name: 'unsubscribe',

@@ -109,6 +109,8 @@ export interface FakeDiscord {
   unreact(options: { userId: string; channelId: string; messageId: string; emoji: string }): void;
   /** Make an interaction's webhook token invalid, as Discord does after 15 minutes. */
   expire(token: string): void;
+  /** Delete a channel (later REST calls on it answer 10003 Unknown Channel). */
+  deleteChannel(channelId: string): void;
   waitFor(
     predicate: (r: RecordedRequest) => boolean,
     timeoutMs?: number,
@@ -659,6 +661,11 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
         message_author_id: botUserId,
       }),
     unreact: (o) => dispatch('MESSAGE_REACTION_REMOVE', reactionPayload(o)),
+    deleteChannel(channelId) {
+      const index = channels.findIndex((c) => c.id === channelId);
+      if (index >= 0) channels.splice(index, 1);
+      dispatch('CHANNEL_DELETE', { id: channelId, type: 0, guild_id: guildId, name: 'deleted', position: 0 });
+    },
     expire(token) {
       const interaction = byToken.get(token);
       if (interaction) interaction.expired = true;
