@@ -344,3 +344,37 @@ describe('/audit NSFW safety and attachment limits', () => {
     );
   });
 });
+
+describe('/audit in a DM with the bot', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('works outside a server, treats the DM as not age-restricted, and /subscribe is refused there', async () => {
+    const dmChannel = '600000000000000001';
+    const i = h.discord.invoke({
+      name: 'audit',
+      subcommand: 'model',
+      options: { model: '11821' },
+      dm: true,
+      channelId: dmChannel,
+    });
+    await finalEdit(h.discord, i);
+    assert.equal(h.service.calls.at(-1)?.options.maxBrowsingLevel, 3);
+    const s = h.discord.invoke({
+      name: 'subscribe',
+      options: { channel: { channelId: h.general } },
+      dm: true,
+      channelId: dmChannel,
+    });
+    const cb = await h.discord.waitFor(isCallback(s));
+    assert.equal(
+      (cb.body?.data as { content?: string } | undefined)?.content,
+      'This command only works inside a server.',
+    );
+  });
+});

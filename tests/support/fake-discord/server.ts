@@ -82,6 +82,8 @@ export interface InvokeOptions {
   attachmentSizeLimit?: number;
   /** Autocomplete: the focused option's name. */
   focused?: string;
+  /** Invoke from a DM with the bot instead of the server. */
+  dm?: boolean;
 }
 
 const API_PREFIX = '/api/v10';
@@ -601,24 +603,34 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
     };
     interactions.set(id, interaction);
     byToken.set(token, interaction);
+    const where = opts.dm
+      ? {
+          channel_id: channelId,
+          channel: { id: channelId, type: 1, last_message_id: null, recipients: [user(userId)] },
+          user: user(userId),
+          context: 1,
+        }
+      : {
+          guild_id: guildId,
+          channel_id: channelId,
+          channel: channel
+            ? { ...channelPayload(channel), permissions: (opts.permissions ?? PERM_VIEW_SEND_USE).toString() }
+            : undefined,
+          member: member(userId, opts.permissions ?? PERM_VIEW_SEND_USE),
+          guild_locale: options.guildLocale ?? 'en-US',
+          context: 0,
+        };
     dispatch('INTERACTION_CREATE', {
       id,
       application_id: options.applicationId,
       type,
       token,
       version: 1,
-      guild_id: guildId,
-      channel_id: channelId,
-      channel: channel
-        ? { ...channelPayload(channel), permissions: (opts.permissions ?? PERM_VIEW_SEND_USE).toString() }
-        : undefined,
-      member: member(userId, opts.permissions ?? PERM_VIEW_SEND_USE),
+      ...where,
       locale: opts.locale ?? 'en-US',
-      guild_locale: options.guildLocale ?? 'en-US',
       app_permissions: PERM_VIEW_SEND_USE.toString(),
       entitlements: [],
       authorizing_integration_owners: { '0': guildId },
-      context: 0,
       attachment_size_limit: opts.attachmentSizeLimit ?? 10 * 1024 * 1024,
       data: {
         id: snowflake(),
