@@ -49,8 +49,8 @@ message TypeProto {
 message OperatorSetIdProto { optional string domain = 1; optional int64 version = 2; }
 `;
 
-const FLOAT = 1;
-const INT64 = 7;
+export const FLOAT = 1;
+export const INT64 = 7;
 const ATTR_INT = 2;
 const ATTR_INTS = 7;
 /** Bump when the graphs change, so cached copies in the temp dir are regenerated. */
@@ -58,14 +58,14 @@ export const TINY_MODELS_VERSION = 2;
 export const TINY_EMBED_DIM = 512;
 
 type Dim = number | string;
-interface Node {
+export interface Node {
   op: string;
   inputs: string[];
   outputs: string[];
   attrs?: Record<string, number | number[]>;
 }
 
-function valueInfo(name: string, elemType: number, dims: Dim[]) {
+export function valueInfo(name: string, elemType: number, dims: Dim[]) {
   return {
     name,
     type: {
@@ -77,7 +77,7 @@ function valueInfo(name: string, elemType: number, dims: Dim[]) {
   };
 }
 
-function floatTensor(name: string, dims: number[], values: Float32Array) {
+export function floatTensor(name: string, dims: number[], values: Float32Array) {
   return {
     name,
     dims,
@@ -86,12 +86,12 @@ function floatTensor(name: string, dims: number[], values: Float32Array) {
   };
 }
 
-function int64Tensor(name: string, values: number[]) {
+export function int64Tensor(name: string, values: number[]) {
   const buf = new BigInt64Array(values.map((v) => BigInt(v)));
   return { name, dims: [values.length], dataType: INT64, rawData: new Uint8Array(buf.buffer) };
 }
 
-function randomMatrix(
+export function randomMatrix(
   rng: ReturnType<typeof seededRandom>,
   rows: number,
   cols: number,
@@ -102,7 +102,7 @@ function randomMatrix(
   return out;
 }
 
-function encodeModel(
+export function encodeModel(
   graphName: string,
   nodes: Node[],
   initializers: unknown[],
