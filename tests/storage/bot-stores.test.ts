@@ -8,14 +8,30 @@ import { openStorage, type StorageBackend } from '../../src/storage/backend.ts';
 import { createFeedbackStore } from '../../src/storage/feedback-store.ts';
 import { createJobQueueStore, type PersistedJob } from '../../src/storage/job-queue.ts';
 import { createSubscriptionsStore, type Subscription } from '../../src/storage/subscriptions-store.ts';
+import { startRedis } from '../support/redis-server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'loralens-botstores-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+// A local redis-server (installed by .ci/run) covers the Redis backend; each tag gets its own
+// database number so tests stay isolated as they are with one sqlite file per tag.
+const redis = await startRedis();
+after(() => redis?.stop());
+const redisDbs = new Map<string, number>();
+const redisDb = (tag: string): number => {
+  if (!redisDbs.has(tag)) redisDbs.set(tag, redisDbs.size + 1);
+  return redisDbs.get(tag)!;
+};
+
 const backends: Array<{ name: string; open: (tag: string) => StorageBackend }> = [
   { name: 'memory', open: () => openStorage('memory://') },
   { name: 'sqlite', open: (tag) => openStorage(`sqlite://${join(dir, `${tag}.sqlite`)}`) },
+  ...(redis ? [{ name: 'redis', open: (tag: string) => openStorage(`${redis.url}/${redisDb(tag)}`) }] : []),
 ];
+
+test('the Redis backend is exercised when redis-server is installed', (t) => {
+  if (!redis) t.skip('redis-server is not installed (apt-get install redis-server)');
+});
 
 const sub = (channelId: string, guildId = 'g1'): Subscription => ({
   guildId,
