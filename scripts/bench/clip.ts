@@ -143,18 +143,23 @@ async function oneAtATime(
   return scored;
 }
 
+/** A bare onnxruntime session with the scorer's threading, for the baselines. */
+function openSession(path: string, threads: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(path, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  });
+}
+
 async function bareSessionThroughput(
   modelDir: string,
   tensors: Float32Array[],
   batch: number,
   threads: number,
 ): Promise<number> {
-  const session = await ort.InferenceSession.create(join(modelDir, CLIP_MODEL_FILES.fp32.vision), {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
+  const session = await openSession(join(modelDir, CLIP_MODEL_FILES.fp32.vision), threads);
   try {
     const batches: ort.Tensor[] = [];
     for (let s = 0; s < tensors.length; s += batch) {
@@ -179,12 +184,7 @@ async function bareTextSeconds(
   batch: number,
   threads: number,
 ): Promise<number> {
-  const session = await ort.InferenceSession.create(join(modelDir, CLIP_MODEL_FILES.fp32.text), {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
+  const session = await openSession(join(modelDir, CLIP_MODEL_FILES.fp32.text), threads);
   try {
     const batches: ort.Tensor[] = [];
     for (let s = 0; s < rows.length; s += batch) {

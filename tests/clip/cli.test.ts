@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -13,6 +12,7 @@ import { hasCode } from '../../src/analysis/errors.ts';
 import { clipModelAvailability } from '../../src/analysis/models/availability.ts';
 import { runModels } from '../../src/cli/models.ts';
 import { runTokenize } from '../../src/cli/tokenize.ts';
+import { closeLocal, listenLocal } from '../support/local-server.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const VOCAB = resolve(repoRoot, '..', 'shared', 'models', 'clip-tokenizer', 'bpe_simple_vocab_16e6.txt.gz');
@@ -84,12 +84,10 @@ describe('loralens models', () => {
       });
       res.end(req.url === '/m.onnx' ? body : undefined);
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    origin = await listenLocal(server);
   });
   after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await closeLocal(server);
     await agent.close();
   });
 

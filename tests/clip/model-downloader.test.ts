@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
@@ -18,6 +17,7 @@ import {
 import { loadModelManifest, type ModelFile } from '../../src/analysis/models/manifest.ts';
 import type { ProgressEvent } from '../../src/analysis/ports.ts';
 import { seededRandom } from '../../src/analysis/stats/random.ts';
+import { closeLocal, listenLocal } from '../support/local-server.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const rng = seededRandom(11);
@@ -60,12 +60,10 @@ before(async () => {
     }
     res.end(body);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = await listenLocal(server);
 });
 after(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  await closeLocal(server);
   await agent.close();
 });
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +8,7 @@ import { Agent } from 'undici';
 import { hasCode } from '../../src/analysis/errors.ts';
 import { boundCivitaiImageWidth, isCivitaiImageHost } from '../../src/analysis/images/civitai-cdn.ts';
 import { createImageFetcher } from '../../src/analysis/images/fetch.ts';
+import { closeLocal, listenLocal } from '../support/local-server.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const png = readFileSync(resolve(repoRoot, '..', 'shared', 'fixtures', 'images', 'comfyex-1.png'));
@@ -70,12 +70,10 @@ before(async () => {
       res.end();
     }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = await listenLocal(server);
 });
 after(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  await closeLocal(server);
   await agent.close();
 });
 

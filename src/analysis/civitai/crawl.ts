@@ -175,18 +175,20 @@ function safeJson(text: string | undefined): unknown {
   }
 }
 
+/** The kohya-derived fields of a TrainingHeader when there is nothing to derive them from. */
+const NO_TRAINING_FIELDS = {
+  tagFrequency: null,
+  datasetDirs: null,
+  outputName: null,
+  networkModule: null,
+  baseModelVersion: null,
+  numTrainImages: null,
+} as const;
+
 /** Pull the kohya keys the analyses use out of a header's `__metadata__`. */
 export function trainingFromHeader(header: SafetensorsHeader, fileId: number | null): TrainingHeader {
   const md = header.metadata;
-  const base = {
-    fileId,
-    tagFrequency: null,
-    datasetDirs: null,
-    outputName: null,
-    networkModule: null,
-    baseModelVersion: null,
-    numTrainImages: null,
-  };
+  const base = { ...NO_TRAINING_FIELDS, fileId };
   if (!md || Object.keys(md).length === 0) {
     return {
       status: 'none',
@@ -452,15 +454,7 @@ async function versionTraining(
   logger: Logger,
 ): Promise<TrainingHeader> {
   const file = pickHeaderFile(files);
-  const empty = {
-    metadata: null,
-    tagFrequency: null,
-    datasetDirs: null,
-    outputName: null,
-    networkModule: null,
-    baseModelVersion: null,
-    numTrainImages: null,
-  };
+  const empty = { ...NO_TRAINING_FIELDS, metadata: null };
   if (!file?.downloadUrl) {
     return { status: 'none', reason: 'no safetensors model file in this version', fileId: null, ...empty };
   }

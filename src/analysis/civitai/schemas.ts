@@ -150,19 +150,23 @@ export type ImagesPage = z.infer<typeof ImagesPage>;
 
 const TrpcUser = z.object({ id: z.number().nullish(), username: nullableString }).nullish();
 
+/** Fields every tRPC comment has (v1 model discussion and v2 threads); dates may arrive as Date. */
+const TrpcComment = z.object({
+  id: z.number().int(),
+  createdAt: z.union([z.string(), z.date()]).nullish(),
+  content: nullableString,
+  hidden: z.boolean().nullish(),
+  user: TrpcUser,
+});
+
 /** tRPC `comment.getAll` payload. */
 export const CommentsPayload = z.object({
   nextCursor: z.number().nullish(),
   comments: z.array(
-    z.object({
-      id: z.number().int(),
-      createdAt: z.union([z.string(), z.date()]).nullish(),
-      content: nullableString,
+    TrpcComment.extend({
       modelId: z.number().nullish(),
       parentId: z.number().nullish(),
-      hidden: z.boolean().nullish(),
       tosViolation: z.boolean().nullish(),
-      user: TrpcUser,
       _count: z.object({ comments: z.number().nullish() }).partial().nullish(),
     }),
   ),
@@ -192,15 +196,7 @@ export type ReviewsPayload = z.infer<typeof ReviewsPayload>;
 export const ThreadPayload = z
   .object({
     nextCursor: z.number().nullish(),
-    comments: z.array(
-      z.object({
-        id: z.number().int(),
-        createdAt: z.union([z.string(), z.date()]).nullish(),
-        content: nullableString,
-        hidden: z.boolean().nullish(),
-        user: TrpcUser,
-      }),
-    ),
+    comments: z.array(TrpcComment),
   })
   .nullable();
 export type ThreadPayload = z.infer<typeof ThreadPayload>;
