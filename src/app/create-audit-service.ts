@@ -14,8 +14,8 @@ import {
 import { CivitaiClient } from '../analysis/civitai/client.ts';
 import { DEFAULT_CRAWL_OPTIONS } from '../analysis/civitai/crawl.ts';
 import { HttpClient } from '../analysis/civitai/http.ts';
-import { hostAllowed } from '../analysis/civitai/safetensors.ts';
 import { AppError, ErrorCode, UserInputError } from '../analysis/errors.ts';
+import { createImageFetcher } from '../analysis/images/fetch.ts';
 import { type Clock, type Logger, systemClock } from '../analysis/ports.ts';
 import type { AppConfig } from '../config.ts';
 import type { StorageBackend } from '../storage/backend.ts';
@@ -31,9 +31,6 @@ export interface AuditServiceDeps {
   dispatcher?: Dispatcher;
   analyzers?: readonly Analyzer[];
 }
-
-/** Image hosts sample images may be fetched from (plus the configured Civitai origin). */
-export const IMAGE_HOSTS = ['image.civitai.com', 'imagecache.civitai.com', '*.civitai.com'] as const;
 
 export interface AuditServiceHandle extends AuditService {
   readonly client: CivitaiClient;
@@ -74,6 +71,8 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceHandle {
     logger,
   });
   const records = createRecordCache(deps.storage, config.cacheTtlMs);
+  // Sample images: Civitai image hosts (and the configured origin) only, redirects re-checked, size-capped.
+  const imageFetcher = createImageFetcher({ dispatcher, extraAllowedOrigins: [http.origin] });
   const analyzers = deps.analyzers ?? defaultAnalyzers({ config, logger, storage: deps.storage, dispatcher });
 
   const crawl = (
@@ -153,24 +152,15 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceHandle {
     },
 
     async fetchImage(url, signal): Promise<Buffer> {
-      let target: URL;
-      try {
-        target = new URL(url);
-      } catch {
-        throw new UserInputError(`"${url}" is not a URL.`);
+      const got = await imageFetcher.fetch(url, signal);
+      if (!got.ok) {
+        throw new AppError(
+          got.reason === 'host-not-allowed' ? ErrorCode.HOST_NOT_ALLOWED : ErrorCode.IMAGE_REFUSED,
+          `Image refused (${got.reason}): ${url}`,
+          { details: { url, reason: got.reason, detail: got.detail } },
+        );
       }
-      if (!hostAllowed(target, http.origin, IMAGE_HOSTS)) {
-        throw new AppError(ErrorCode.HOST_NOT_ALLOWED, `Refusing image from ${target.host}`, {
-          details: { url },
-        });
-      }
-      const res = await http.getRaw(url, { signal, auth: false, maxBytes: 20 * 1024 * 1024 });
-      if (res.status !== 200) {
-        throw new AppError(ErrorCode.CIVITAI_HTTP, `Image HTTP ${res.status} for ${url}`, {
-          details: { url },
-        });
-      }
-      return res.body;
+      return Buffer.from(got.bytes);
     },
 
     async close() {

@@ -59,3 +59,29 @@ test('the offline demo audit flags the seeded problems and clears the clean mode
     await replay.close();
   }
 });
+
+test('the service fetches sample images only from allowed hosts', async () => {
+  const { createAuditService } = await import('../../src/app/create-audit-service.ts');
+  const { loadConfig } = await import('../../src/config.ts');
+  const { openStorage } = await import('../../src/storage/backend.ts');
+  const { silentLogger } = await import('../../src/analysis/ports.ts');
+  const replay = await startCivitaiReplay({ catalogue: demoCatalogue() });
+  const storage = openStorage('memory://');
+  const svc = createAuditService({
+    config: loadConfig({ CIVITAI_BASE_URL: replay.url }),
+    storage,
+    logger: silentLogger,
+  });
+  try {
+    const png = await svc.fetchImage(`${replay.url}/cdn/demo/920011-0/width=1024/9200110.jpeg`);
+    assert.equal(png.subarray(1, 4).toString('latin1'), 'PNG');
+    await assert.rejects(
+      svc.fetchImage('https://evil.example.com/x.png'),
+      (e: Error & { code?: string }) => e.code === 'HOST_NOT_ALLOWED',
+    );
+  } finally {
+    await svc.close();
+    await storage.close();
+    await replay.close();
+  }
+});
