@@ -45,6 +45,10 @@ function addSelectionOptions(cmd: Command): Command {
     .option('--out <dir>', 'output directory', 'out')
     .option('--no-comments', 'do not read comments and reviews')
     .addOption(new Option('--images-per-version <n>', 'sample images per version').default('20'))
+    .option(
+      '--clip-threshold <cos>',
+      'uncalibrated CLIP mode: flag images below this raw cosine (comparison only)',
+    )
     .addOption(
       new Option(
         '--max-nsfw-level <level>',
