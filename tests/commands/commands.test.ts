@@ -135,7 +135,7 @@ describe('dispatcher guards and error boundary (port level, no discord.js)', () 
       locale: 'zh-CN',
     });
     await createDispatcher(commands, d).handleCommand(ctx);
-    assert.deepEqual(ctx.only(), {
+    assert.deepEqual(ctx.soleReply(), {
       verb: 'reply',
       message: { content: '此命令只能在服务器中使用。', ephemeral: true },
     });
@@ -150,7 +150,7 @@ describe('dispatcher guards and error boundary (port level, no discord.js)', () 
       memberPermissions: PermissionFlagsBits.Administrator,
     });
     await createDispatcher(commands, d).handleCommand(ctx);
-    assert.equal(ctx.only().message?.content, 'Pick a text channel of this server.');
+    assert.equal(ctx.soleReply().message?.content, 'Pick a text channel of this server.');
     assert.equal(d.changes, 0);
   });
 
@@ -170,7 +170,7 @@ describe('dispatcher guards and error boundary (port level, no discord.js)', () 
     assert.deepEqual(saved?.types, ['LORA', 'LoCon', 'DoRA']);
     assert.equal(d.changes, 1);
     assert.match(
-      String(ctx.only().message?.content),
+      String(ctx.soleReply().message?.content),
       /^<#400000000000000009> を購読しました：毎週金曜日 18:00（Europe\/Berlin）/,
     );
   });
@@ -179,8 +179,8 @@ describe('dispatcher guards and error boundary (port level, no discord.js)', () 
     const d = deps();
     const ctx = new FakeContext({ commandName: 'audit', subcommand: 'top', options: { n: 500 } });
     await createDispatcher(commands, d).handleCommand(ctx);
-    assert.match(String(ctx.only().message?.content), /^That input is not valid: n: /);
-    assert.equal(ctx.only().message?.ephemeral, true);
+    assert.match(String(ctx.soleReply().message?.content), /^That input is not valid: n: /);
+    assert.equal(ctx.soleReply().message?.ephemeral, true);
     assert.equal((d.service as FakeAuditService).calls.length, 0);
   });
 
@@ -192,7 +192,7 @@ describe('dispatcher guards and error boundary (port level, no discord.js)', () 
     const ctx = new FakeContext({ commandName: 'subscriptions' });
     await createDispatcher(commands, d).handleCommand(ctx);
     assert.match(
-      String(ctx.only().message?.content),
+      String(ctx.soleReply().message?.content),
       /^Something failed inside loralens \(reference [0-9a-f]{8}\)\.$/,
     );
   });

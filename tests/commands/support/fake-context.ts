@@ -76,7 +76,7 @@ export class FakeContext implements CommandContext {
   }
 
   /** The single reply, asserting there was exactly one thing sent. */
-  only(): Sent {
+  soleReply(): Sent {
     if (this.sent.length !== 1)
       throw new Error(`expected one response, got ${this.sent.map((s) => s.verb).join(', ')}`);
     return this.sent[0] as Sent;
