@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { AuditResult } from '../analysis/audit/service.ts';
 import { ModelRecord } from '../analysis/civitai/record.ts';
-import { isAppError, toAppError, UserInputError } from '../analysis/errors.ts';
+import { toAppError, UserInputError } from '../analysis/errors.ts';
 import type { Logger } from '../analysis/ports.ts';
 import { createAuditService } from '../app/create-audit-service.ts';
 import { createLogger } from '../app/logger.ts';
@@ -90,18 +90,21 @@ function toUserError(message: string) {
 async function withService<T>(
   config: AppConfig,
   logger: Logger,
-  fn: (svc: ReturnType<typeof createAuditService>) => Promise<T>,
+  fn: (svc: ReturnType<typeof createAuditService>, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const storage = openStorage(config.storeUrl);
   const svc = createAuditService({ config, storage, logger });
+  const controller = new AbortController();
   const stopOnSignal = (): void => {
     process.stderr.write('\ninterrupted; progress so far is cached and the next run resumes from it\n');
+    // Abort in-flight requests first so closing does not wait for them.
+    controller.abort(new Error('interrupted'));
     void svc.close().finally(() => storage.close().finally(() => process.exit(130)));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   try {
-    return await fn(svc);
+    return await fn(svc, controller.signal);
   } finally {
     process.off('SIGINT', stopOnSignal);
     process.off('SIGTERM', stopOnSignal);
@@ -119,7 +122,7 @@ function summaryTable(result: AuditResult): string {
       m.type,
       m.versionCount,
       m.imageCount,
-      m.commentsStatus === 'ok' ? m.commentCount : `${m.commentCount}*`,
+      m.commentsRead ?? `${m.commentCount}*`,
       m.hasTrainingTags ? 'yes' : 'no',
       m.verdict,
     ]),
@@ -158,8 +161,8 @@ export function buildProgram(io: {
     const options = runOptions(flags);
     const { config, logger } = setup();
     const progress = createProgress(io.stderr);
-    const collected = await withService(config, logger, (svc) =>
-      svc.crawl(selection, options, { onProgress: (e) => progress.update(e) }),
+    const collected = await withService(config, logger, (svc, signal) =>
+      svc.crawl(selection, options, { onProgress: (e) => progress.update(e), signal }),
     ).finally(() => progress.stop());
     const out = resolve(flags.out);
     await mkdir(out, { recursive: true });
@@ -200,8 +203,8 @@ export function buildProgram(io: {
     const options = runOptions(flags);
     const { config, logger } = setup();
     const progress = createProgress(io.stderr);
-    const result = await withService(config, logger, (svc) =>
-      svc.audit(selection, options, { onProgress: (e) => progress.update(e) }),
+    const result = await withService(config, logger, (svc, signal) =>
+      svc.audit(selection, options, { onProgress: (e) => progress.update(e), signal }),
     ).finally(() => progress.stop());
     const out = resolve(flags.out);
     await mkdir(out, { recursive: true });
@@ -305,8 +308,9 @@ export async function runCli(
       return EXIT.usage;
     }
     io.stderr.write(`error: ${appError.userMessage}\n`);
-    if (isAppError(error) && error.code === 'INTERNAL') {
-      io.stderr.write(`${(error.cause as Error | undefined)?.stack ?? error.stack ?? ''}\n`);
+    if (appError.code === 'INTERNAL') {
+      // A bug, not a user or network problem: show where, so it can be reported.
+      io.stderr.write(`${(appError.cause as Error | undefined)?.stack ?? appError.stack ?? ''}\n`);
     } else if (io.env.LOG_LEVEL === 'debug') {
       io.stderr.write(`detail: [${appError.code}] ${appError.message}\n`);
     }

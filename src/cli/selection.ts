@@ -99,7 +99,10 @@ export function selectionFromFlags(flags: SelectionFlags): AuditSelection {
   const from = flags.from === undefined ? '2023-01-01' : parseDateFlag(flags.from, '--from');
   const to = flags.to === undefined ? '2025-12-31' : parseDateFlag(flags.to, '--to');
   if (from > to) throw new UserInputError(`--from ${from} is after --to ${to}.`);
-  return SelectionSchema.parse({
+  const baseModels = (flags.baseModel ?? []).map((b) => b.trim());
+  if (baseModels.some((b) => b === ''))
+    throw new UserInputError('--base-model needs a name such as "SDXL 1.0" or Pony.');
+  const parsed = SelectionSchema.safeParse({
     kind: 'top',
     n,
     types: [...new Set(types)],
@@ -108,6 +111,13 @@ export function selectionFromFlags(flags: SelectionFlags): AuditSelection {
     from,
     to,
     nsfw: flags.nsfw ?? false,
-    baseModels: flags.baseModel ?? [],
+    baseModels,
   });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UserInputError(
+      `Invalid selection: ${issue?.path.join('.') || 'value'} — ${issue?.message ?? 'invalid'}.`,
+    );
+  }
+  return parsed.data;
 }

@@ -28,18 +28,19 @@ export function openStorage(url: string): StorageBackend {
   const make = (namespace: string): Keyv => {
     let keyv: Keyv;
     if (kind === 'memory') {
-      keyv = new Keyv({ namespace });
+      keyv = new Keyv({ namespace, throwOnErrors: true });
     } else if (kind === 'redis') {
-      keyv = new Keyv({ store: new KeyvRedis(url), namespace });
+      keyv = new Keyv({ store: new KeyvRedis(url), namespace, throwOnErrors: true });
     } else {
       keyv = new Keyv({
         store: new KeyvSqlite({ uri: `sqlite://${sqlitePath}`, busyTimeout: 10_000 }),
         namespace,
+        throwOnErrors: true,
       });
     }
-    keyv.on('error', () => {
-      /* surfaced through the rejected promise of the call that failed */
-    });
+    // throwOnErrors makes every failed call reject (typedStore turns that into STORAGE_IO); the
+    // listener only keeps Keyv's 'error' event from crashing the process as an unhandled event.
+    keyv.on('error', () => {});
     return keyv;
   };
 

@@ -8,7 +8,7 @@ export type { RecordCache };
 
 /** Bump when the cached shapes change: old entries become invisible instead of wrong. */
 const RAW_VERSION = 1;
-const RECORD_VERSION = 1;
+const RECORD_VERSION = 2;
 
 /**
  * Raw Civitai responses, keyed by request URL, kept for `ttlMs`. A re-run inside the TTL replays
@@ -25,12 +25,12 @@ export function createResponseCache(storage: StorageBackend, ttlMs: number): Res
 export function createRecordCache(storage: StorageBackend, ttlMs: number): RecordCache {
   const store = typedStore(storage.keyv('model-records'), ModelRecord, RECORD_VERSION);
   return {
-    async get(modelId, fingerprint) {
-      const record = await store.get(String(modelId));
+    async get(modelId, fingerprint, variant) {
+      const record = await store.get(`${modelId}:${variant}`);
       return record && record.fingerprint === fingerprint ? record : undefined;
     },
-    async set(record) {
-      await store.set(String(record.id), record, ttlMs);
+    async set(record, variant) {
+      await store.set(`${record.id}:${variant}`, record, ttlMs);
     },
   };
 }

@@ -296,3 +296,64 @@ describe('normalisation', () => {
     );
   });
 });
+
+describe('review fixes', () => {
+  test('unrated (0), missing and junk image levels count as the most restricted', () => {
+    for (const v of [0, '0', -1, null, undefined, 'weird']) {
+      assert.equal(
+        toSampleImage({ id: 1, url: 'x/1.jpeg', nsfwLevel: v as never }, 0).nsfwLevel,
+        16,
+        String(v),
+      );
+    }
+    assert.equal(toSampleImage({ id: 1, url: 'x/1.jpeg', nsfwLevel: 2 }, 0).nsfwLevel, 2);
+  });
+
+  test('model URLs: scheme optional, host must be Civitai (or the configured one)', () => {
+    assert.equal(parseModelRef('civitai.com/models/11821/vsk-94').modelId, 11821);
+    assert.equal(parseModelRef('https://www.civitai.com/models/5').modelId, 5);
+    assert.throws(
+      () => parseModelRef('https://evil.example/models/123'),
+      (e: unknown) => isAppError(e) && e.userFault,
+    );
+    assert.equal(parseModelRef('http://127.0.0.1:8080/models/7', ['127.0.0.1:8080']).modelId, 7);
+  });
+
+  test('a model URL naming an older version crawls that version too (images and header)', async () => {
+    const t = testClient(replay.url);
+    const { records } = await collectRecords(
+      { client: t.client },
+      { kind: 'model', ref: 'https://civitai.com/models/11821?modelVersionId=13966' },
+      { ...DEFAULT_CRAWL_OPTIONS, versionsWithImages: 1, headerVersions: 1 },
+    );
+    const r = records[0]!;
+    assert.equal(r.targetVersionId, 13966);
+    const old = r.versions.find((v) => v.id === 13966)!;
+    assert.notEqual(old.training, null, 'the target version header was read');
+    assert.ok(old.images.length > 0, 'the target version images were fetched');
+    await assert.rejects(
+      collectRecords(
+        { client: t.client },
+        { kind: 'model', ref: 'https://civitai.com/models/11821?modelVersionId=1' },
+        DEFAULT_CRAWL_OPTIONS,
+      ),
+      (e: unknown) => isAppError(e) && e.userFault && /no published version 1/.test(e.userMessage),
+    );
+    await t.close();
+  });
+
+  test('comments already read survive when a later endpoint (reviews) fails', async () => {
+    const t = testClient(replay.url, { apiKey: 'k-1234567890', maxRetries: 0 });
+    replay.inject({ match: /resourceReview\.getInfinite/, kind: '500', times: 1 });
+    const { records } = await collectRecords(
+      { client: t.client },
+      { kind: 'model', ref: '11821' },
+      DEFAULT_CRAWL_OPTIONS,
+    );
+    const c = records[0]!.comments;
+    assert.equal(c.status, 'ok');
+    assert.match(c.reason ?? '', /^partial/);
+    assert.equal(c.items.filter((i) => i.kind === 'comment').length, 129);
+    await t.close();
+  });
+});

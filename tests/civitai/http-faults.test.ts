@@ -77,6 +77,16 @@ describe('HTTP faults against the replay server', () => {
     await t.close();
   });
 
+  test('a connection dropped in the middle of the body is retried', async () => {
+    const t = testClient(replay.url);
+    replay.inject({ match: /\/api\/v1\/models\/11821$/, kind: 'cut', times: 1 });
+    const before = hits(/\/api\/v1\/models\/11821$/);
+    const model = await t.client.getModel(11821);
+    assert.equal(model.id, 11821);
+    assert.equal(hits(/\/api\/v1\/models\/11821$/) - before, 2);
+    await t.close();
+  });
+
   test('a connection reset is retried', async () => {
     const t = testClient(replay.url);
     replay.inject({ match: /\/api\/v1\/model-versions\/1967584$/, kind: 'reset', times: 1 });

@@ -44,3 +44,25 @@ test('a cached model record is reused until the model or a version changes, then
   await storage.close();
   await replay.close();
 });
+
+test('a record crawled without comments is not reused for a run that reads them', async () => {
+  const replay = await startCivitaiReplay({ catalogue: sharedCatalogue(0) });
+  const storage = openStorage('memory://');
+  const records = createRecordCache(storage, 3_600_000);
+  const t = testClient(replay.url, { apiKey: 'k-1234567890' });
+  const run = (comments: boolean) =>
+    collectRecords(
+      { client: t.client, records },
+      { kind: 'model', ref: '11821' },
+      { ...DEFAULT_CRAWL_OPTIONS, comments },
+    );
+  const without = await run(false);
+  assert.equal(without.records[0]?.comments.status, 'skipped');
+  const withComments = await run(true);
+  assert.equal(withComments.fromCache, 0);
+  assert.equal(withComments.records[0]?.comments.status, 'ok');
+  assert.equal((await run(true)).fromCache, 1);
+  await t.close();
+  await storage.close();
+  await replay.close();
+});

@@ -56,6 +56,6 @@ forEachBackend('typed store contract', (storage) => {
     await raw.set(key, { items: [2], metadata: { nextCursor: 'a|b' } });
     assert.deepEqual(await raw.get(key), { items: [2], metadata: { nextCursor: 'a|b' } });
     const records = createRecordCache(storage(), 60_000);
-    assert.equal(await records.get(1, 'fp'), undefined);
+    assert.equal(await records.get(1, 'fp', 'variant'), undefined);
   });
 });

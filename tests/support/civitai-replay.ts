@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import superjson from 'superjson';
 import { type Catalogue, type Json, versionsOf } from './catalogue.ts';
 
-export type FaultKind = '429' | '500' | '503' | 'hang' | 'truncate' | 'missing-field' | 'reset';
+export type FaultKind = '429' | '500' | '503' | 'hang' | 'truncate' | 'missing-field' | 'reset' | 'cut';
 
 export interface Fault {
   /** Which requests it hits (matched against path + query). */
@@ -138,7 +138,18 @@ export async function startCivitaiReplay(options: ReplayOptions): Promise<Civita
     status: number,
     body: unknown,
   ): void => {
-    const fault = takeFault(req, ['truncate', 'missing-field']);
+    const fault = takeFault(req, ['truncate', 'missing-field', 'cut']);
+    if (fault?.kind === 'cut') {
+      // Headers promise the whole body; half of it is sent, then the connection is dropped.
+      const text = JSON.stringify(rewrite(body, origin));
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': String(Buffer.byteLength(text)),
+      });
+      res.write(text.slice(0, Math.floor(text.length / 2)));
+      setTimeout(() => req.socket.destroy(), 20);
+      return;
+    }
     if (fault?.kind === 'missing-field' && fault.field) {
       const copy = structuredClone(body);
       deletePath(copy, fault.field);

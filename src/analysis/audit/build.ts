@@ -20,7 +20,8 @@ export function baseModelRow(record: ModelRecord): ModelRow {
     updated_at: record.updatedAt,
     download_count: record.stats.downloadCount,
     image_count: imageCount,
-    comment_count: record.comments.status === 'ok' ? record.comments.items.length : record.stats.commentCount,
+    comment_count: record.stats.commentCount,
+    comments_read: record.comments.status === 'ok' ? record.comments.items.length : null,
     has_training_tags: record.versions.some((v) => v.training?.tagFrequency != null),
   });
 }
@@ -88,6 +89,7 @@ export function buildAuditResult(input: BuildInput): AuditResult {
       downloadCount: base.download_count,
       imageCount: base.image_count,
       commentCount: base.comment_count,
+      commentsRead: base.comments_read,
       hasTrainingTags: base.has_training_tags,
       commentsStatus: record.comments.status,
       ...verdictOf(analyses),

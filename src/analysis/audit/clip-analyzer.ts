@@ -108,15 +108,23 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
           `CLIP mismatch flags use a raw cosine threshold of ${result.rawThreshold}: uncalibrated, for comparison only.`,
         );
       }
+      // Keyed by version and image: ids taken from URLs can repeat across versions.
       const levels = new Map(
         records.flatMap((r) =>
-          r.versions.flatMap((v) => v.images.map((im) => [im.id, im.nsfwLevel] as const)),
+          r.versions.flatMap((v) => v.images.map((im) => [`${v.id}:${im.id}`, im.nsfwLevel] as const)),
         ),
       );
       const flagRate = options.modelRateFlag ?? 0.25;
+      const rowsByModel = new Map<number, typeof result.images>();
+      for (const row of result.images) {
+        const list = rowsByModel.get(row.model_id);
+        if (list) list.push(row);
+        else rowsByModel.set(row.model_id, [row]);
+      }
+      const summaries = new Map(result.models.map((m) => [m.model_id, m]));
       for (const record of records) {
-        const summary = result.models.find((m) => m.model_id === record.id);
-        const rows = result.images.filter((row) => row.model_id === record.id);
+        const summary = summaries.get(record.id);
+        const rows = rowsByModel.get(record.id) ?? [];
         const flaggedRows = rows.filter((row) => row.low_match === true);
         const measured = summary !== undefined && summary.decided > 0;
         const flagged = measured ? (summary.low_match_ci_low ?? 0) >= flagRate : null;
@@ -149,13 +157,14 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
             summary: summary ?? null,
           },
         });
-        for (const row of flaggedRows) {
+        // error_samples.zip shows the evidence of flagged models only, matching the findings.
+        for (const row of flagged ? flaggedRows : []) {
           out.flaggedImages.push({
             modelId: record.id,
             versionId: row.version_id,
             imageId: row.image_id,
             url: row.image_url,
-            nsfwLevel: levels.get(row.image_id) ?? 16,
+            nsfwLevel: levels.get(`${row.version_id}:${row.image_id}`) ?? 16,
             reason: `low CLIP match (cos ${row.clip_cosine?.toFixed(3)}, p=${row.clip_null_p?.toFixed(3) ?? 'n/a'})`,
           });
         }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { CivitaiClient } from '../civitai/client.ts';
 import {
@@ -12,7 +13,7 @@ import {
 import type { ModelRecord, RecordCache } from '../civitai/record.ts';
 import { readLocalFile } from '../civitai/safetensors.ts';
 import type { Model } from '../civitai/schemas.ts';
-import { AppError, isAppError, UserInputError } from '../errors.ts';
+import { isAppError, UserInputError } from '../errors.ts';
 import { type Logger, silentLogger } from '../ports.ts';
 import type { AuditHooks, AuditSelection } from './types.ts';
 
@@ -45,24 +46,29 @@ export async function collectRecords(
   const logger = deps.logger ?? silentLogger;
   const notes: string[] = [];
   let fromCache = 0;
-  const crawlOne = async (model: Model): Promise<ModelRecord> => {
+  const crawlOne = async (model: Model, options: CrawlOptions = crawl): Promise<ModelRecord> => {
     const fingerprint = modelFingerprint(model);
-    const cached = await deps.records?.get(model.id, fingerprint);
+    // A record is reused only when it was crawled the same way (options, key present or not).
+    const variant = crawlVariant(options, deps.client.hasApiKey);
+    const cached = await deps.records?.get(model.id, fingerprint, variant);
     if (cached) {
       fromCache++;
       return cached;
     }
-    const record = await crawlModel(deps.client, model, crawl, { ...hooks, logger });
-    await deps.records?.set(record);
+    const record = await crawlModel(deps.client, model, options, { ...hooks, logger });
+    await deps.records?.set(record, variant);
     return record;
   };
 
   switch (selection.kind) {
     case 'model': {
-      const ref = parseModelRef(selection.ref);
+      const ref = parseModelRef(selection.ref, [new URL(deps.client.origin).host]);
       hooks.onProgress?.({ stage: 'fetching', done: 0, total: 1, message: `model ${ref.modelId}` });
       const model = await getModelOrExplain(deps.client, ref.modelId, hooks.signal);
-      const record = await crawlOne(model);
+      if (ref.versionId !== undefined && !model.modelVersions.some((v) => v.id === ref.versionId)) {
+        throw new UserInputError(`Model ${ref.modelId} has no published version ${ref.versionId}.`);
+      }
+      const record = await crawlOne(model, { ...crawl, targetVersionId: ref.versionId });
       hooks.onProgress?.({ stage: 'fetching', done: 1, total: 1 });
       return { records: [record], notes, fromCache };
     }
@@ -83,10 +89,14 @@ export async function collectRecords(
         `Hash ${hash.toUpperCase()} is version ${version.id} ("${version.name}") of model ${version.modelId}.`,
       );
       const model = await getModelOrExplain(deps.client, version.modelId, hooks.signal);
-      return { records: [await crawlOne(model)], notes, fromCache };
+      return {
+        records: [await crawlOne(model, { ...crawl, targetVersionId: version.id })],
+        notes,
+        fromCache,
+      };
     }
     case 'file':
-      return collectLocalFile(deps, selection.path, hooks, notes, crawlOne);
+      return collectLocalFile(deps, selection.path, crawl, hooks, notes, crawlOne);
     case 'top': {
       const models: Model[] = [];
       hooks.onProgress?.({ stage: 'listing', done: 0, total: selection.n });
@@ -99,9 +109,11 @@ export async function collectRecords(
           `Only ${models.length} models of the selected types were published between ${selection.from} and ${selection.to}; fewer than the ${selection.n} asked for.`,
         );
       }
-      const records = await mapOrdered(models, deps.modelConcurrency ?? 2, async (model, index) => {
+      let done = 0;
+      const records = await mapOrdered(models, deps.modelConcurrency ?? 2, async (model) => {
         const record = await crawlOne(model);
-        hooks.onProgress?.({ stage: 'crawling', done: index + 1, total: models.length, message: model.name });
+        done++;
+        hooks.onProgress?.({ stage: 'crawling', done, total: models.length, message: model.name });
         return record;
       });
       return { records, notes, fromCache };
@@ -123,9 +135,10 @@ async function getModelOrExplain(client: CivitaiClient, id: number, signal?: Abo
 async function collectLocalFile(
   deps: CollectDeps,
   path: string,
+  crawl: CrawlOptions,
   hooks: AuditHooks,
   notes: string[],
-  crawlOne: (model: Model) => Promise<ModelRecord>,
+  crawlOne: (model: Model, options?: CrawlOptions) => Promise<ModelRecord>,
 ): Promise<Collected> {
   if (!path.toLowerCase().endsWith('.safetensors')) {
     throw new UserInputError(`${path} is not a .safetensors file.`);
@@ -137,11 +150,11 @@ async function collectLocalFile(
   try {
     const version = await deps.client.getVersionByHash(local.sha256, hooks.signal);
     const model = await deps.client.getModel(version.modelId, hooks.signal);
-    const record = await crawlOne(model);
+    // The local header is authoritative for this version: no Range request at all.
+    const record = await crawlOne(model, { ...crawl, targetVersionId: version.id, remoteHeaders: false });
     notes.push(
       `${basename(path)} (SHA256 ${local.sha256.slice(0, 12)}…) is version "${version.name}" of model ${model.id}.`,
     );
-    // The local header is authoritative for this version: no Range request needed.
     const versions = record.versions.map((v) => (v.id === version.id ? { ...v, training } : v));
     return { records: [{ ...record, versions }], notes, fromCache: 0 };
   } catch (error) {
@@ -214,13 +227,14 @@ function localOnlyRecord(
         training,
       },
     ],
+    targetVersionId: 0,
     comments: { status: 'skipped', reason: 'local file: not on Civitai', items: [] },
     fingerprint: sha256.slice(0, 16),
     fetchedAt: new Date().toISOString(),
   };
 }
 
-/** Map with bounded concurrency, keeping input order; the first failure rejects. */
+/** Map with bounded concurrency, keeping input order; the first failure rejects and stops new work. */
 export async function mapOrdered<T, R>(
   items: readonly T[],
   concurrency: number,
@@ -228,15 +242,33 @@ export async function mapOrdered<T, R>(
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
-  let done = 0;
+  let failed = false;
   const worker = async (): Promise<void> => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const i = next++;
-      results[i] = await fn(items[i] as T, i);
-      done++;
+      try {
+        results[i] = await fn(items[i] as T, i);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-  if (done !== items.length) throw new AppError('INTERNAL', 'mapOrdered lost items');
   return results;
+}
+
+/** A short digest of how a record was crawled; part of its cache key. */
+export function crawlVariant(options: CrawlOptions, hasApiKey: boolean): string {
+  const parts = [
+    options.comments && hasApiKey ? 'comments' : 'no-comments',
+    options.maxBrowsingLevel,
+    options.imagesPerVersion,
+    options.versionsWithImages,
+    options.headerVersions,
+    options.maxTextItems,
+    options.targetVersionId ?? '-',
+    options.remoteHeaders === false ? 'local-header' : 'remote-header',
+  ];
+  return createHash('sha256').update(parts.join('|')).digest('hex').slice(0, 12);
 }

@@ -17,6 +17,7 @@ export const MODEL_COLUMNS = [
   'download_count',
   'image_count',
   'comment_count',
+  'comments_read',
   'has_training_tags',
 ] as const;
 
@@ -32,7 +33,10 @@ export const ModelRow = z.object({
   updated_at: z.string().nullable(),
   download_count: z.number().nonnegative(),
   image_count: z.number().int().nonnegative(),
+  /** Civitai's own comment count (model stats). */
   comment_count: z.number().int().nonnegative(),
+  /** Comments, reviews and replies loralens read; null when they were not read. */
+  comments_read: z.number().int().nonnegative().nullable(),
   has_training_tags: z.boolean(),
 });
 export type ModelRow = z.infer<typeof ModelRow>;
@@ -45,9 +49,16 @@ export type CsvRow = { row_type: string } & Record<string, Cell>;
  * text that starts like a spreadsheet formula is prefixed with an apostrophe.
  */
 export function renderMetricsCsv(rows: readonly CsvRow[], extraColumns: readonly string[] = []): string {
+  const seen = new Set<string>(MODEL_COLUMNS);
   const columns: string[] = [...MODEL_COLUMNS];
-  for (const c of extraColumns) if (!columns.includes(c)) columns.push(c);
-  for (const row of rows) for (const c of Object.keys(row)) if (!columns.includes(c)) columns.push(c);
+  const add = (c: string): void => {
+    if (!seen.has(c)) {
+      seen.add(c);
+      columns.push(c);
+    }
+  };
+  for (const c of extraColumns) add(c);
+  for (const row of rows) for (const c of Object.keys(row)) add(c);
   const records = rows.map((row) =>
     columns.map((c) => {
       const v = row[c];

@@ -18,7 +18,10 @@ export interface ModelAuditSummary {
   updatedAt: string | null;
   downloadCount: number;
   imageCount: number;
+  /** Civitai's own comment count. */
   commentCount: number;
+  /** Comments, reviews and replies read; null when they were not read. */
+  commentsRead: number | null;
   hasTrainingTags: boolean;
   /** 'ok' when comments/reviews were read, 'unavailable' when Civitai refused, 'skipped' when not asked. */
   commentsStatus: 'ok' | 'unavailable' | 'skipped';

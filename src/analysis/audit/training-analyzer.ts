@@ -3,9 +3,14 @@ import { analyzeTrainingTags, trainingReportColumns } from '../training/tag-anal
 import { type Analyzer, emptyOutput } from './analyzer.ts';
 import { findingKey } from './finding-key.ts';
 
-/** The version whose file header is analysed: the newest one that has a readable header. */
+/**
+ * The version whose file header is analysed: the one the user pointed at (URL, hash, local file)
+ * when it has a header, else the newest one with a readable header.
+ */
 function headerVersion(record: ModelRecord): VersionRecord | undefined {
+  const target = record.versions.find((v) => v.id === record.targetVersionId && v.training !== null);
   return (
+    target ??
     record.versions.find((v) => v.training?.status === 'ok') ??
     record.versions.find((v) => v.training !== null)
   );

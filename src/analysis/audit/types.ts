@@ -65,7 +65,10 @@ export type Finding = z.infer<typeof Finding>;
 export const AuditRunOptions = z.object({
   /** Include comments and reviews (needs CIVITAI_API_KEY for Civitai's tRPC endpoints). */
   comments: z.boolean().default(true),
-  /** Highest Civitai image browsing level to fetch: 1=PG, 2=PG-13, 4=R, 8=X, 16=XXX (bitmask upper bound). */
+  /**
+   * Highest Civitai image level to fetch: 1=PG, 2=PG-13, 4=R, 8=X, 16=XXX. A browsing-level mask is
+   * accepted too (3 = PG|PG-13, 31 = all): every level up to its highest set bit is fetched.
+   */
   maxBrowsingLevel: z.number().int().min(1).max(31).default(2),
   /** Sample images to consider per version. */
   imagesPerVersion: z.number().int().min(0).max(200).default(20),

@@ -3,7 +3,7 @@ import { isAppError } from '../errors.ts';
 import type { Logger } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
 import type { HttpClient } from './http.ts';
-import { DEFAULT_STORAGE_HOSTS, readRemoteHeader, type SafetensorsHeader } from './safetensors.ts';
+import { DEFAULT_STORAGE_HOSTS, readRemoteHeader, SafetensorsHeader } from './safetensors.ts';
 import {
   CommentsPayload,
   type ImageItem,
@@ -226,8 +226,8 @@ export class CivitaiClient {
   /** The safetensors header of a model file, read with two Range requests (cached by URL). */
   async fileHeader(downloadUrl: string, signal?: AbortSignal): Promise<SafetensorsHeader> {
     const key = `header:${downloadUrl}`;
-    const cached = (await this.cache?.get(key)) as SafetensorsHeader | undefined;
-    if (cached && typeof cached === 'object' && 'tensorCount' in cached) return cached;
+    const cached = SafetensorsHeader.safeParse(await this.cache?.get(key));
+    if (cached.success) return cached.data;
     const { resolvedUrl: _resolved, ...header } = await readRemoteHeader(this.http, downloadUrl, {
       allowedHosts: this.storageHosts,
       signal,

@@ -26,6 +26,10 @@ export interface CrawlOptions {
   /** Newest versions whose file header is read. */
   headerVersions: number;
   maxTextItems: number;
+  /** A version the user pointed at (URL `?modelVersionId=`, hash, local file): always gets images and a header. */
+  targetVersionId?: number | undefined;
+  /** False when the header comes from elsewhere (a local file): no Range reads at all. */
+  remoteHeaders?: boolean;
 }
 
 export const DEFAULT_CRAWL_OPTIONS: CrawlOptions = {
@@ -43,8 +47,12 @@ export interface ModelRef {
   versionId: number | undefined;
 }
 
-/** Parse `11821`, `https://civitai.com/models/11821/name?modelVersionId=127062`. INPUT_INVALID otherwise. */
-export function parseModelRef(ref: string): ModelRef {
+/**
+ * Parse `11821`, `https://civitai.com/models/11821/name?modelVersionId=127062` or the same without
+ * the scheme. The host must be civitai.com (or a subdomain) or one of `extraHosts` (the configured
+ * CIVITAI_BASE_URL host). INPUT_INVALID otherwise.
+ */
+export function parseModelRef(ref: string, extraHosts: readonly string[] = []): ModelRef {
   const s = ref.trim();
   if (/^\d+$/.test(s)) {
     const id = Number(s);
@@ -54,12 +62,13 @@ export function parseModelRef(ref: string): ModelRef {
   }
   let url: URL;
   try {
-    url = new URL(s);
+    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(s) ? s : `https://${s}`);
   } catch {
     throw new UserInputError(`"${s}" is neither a Civitai model id nor a civitai.com model URL.`);
   }
+  const civitaiHost = url.hostname === 'civitai.com' || url.hostname.endsWith('.civitai.com');
   const match = /^\/models\/(\d+)(?:\/|$)/.exec(url.pathname);
-  if (!/^https?:$/.test(url.protocol) || !match) {
+  if (!/^https?:$/.test(url.protocol) || !match || !(civitaiHost || extraHosts.includes(url.host))) {
     throw new UserInputError(`"${s}" is not a Civitai model URL (expected https://civitai.com/models/<id>).`);
   }
   const v = url.searchParams.get('modelVersionId');
@@ -85,10 +94,14 @@ const NSFW_LEVELS: Record<string, number> = { None: 1, Soft: 2, Mature: 4, X: 8,
 
 /** Civitai's image nsfwLevel (number, or the older "None"/"Soft"/"Mature"/"X" names) → number. */
 export function nsfwLevelNumber(value: number | string | null | undefined): number {
-  if (typeof value === 'number' && Number.isFinite(value)) return Math.max(1, Math.trunc(value));
-  if (typeof value === 'string') return NSFW_LEVELS[value] ?? (/^\d+$/.test(value) ? Number(value) : 16);
-  // Unknown level: treat as the most restricted so it is never shown where it should not be.
-  return 16;
+  const n =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string'
+        ? (NSFW_LEVELS[value] ?? (/^\d+$/.test(value) ? Number(value) : Number.NaN))
+        : Number.NaN;
+  // Unknown or unrated (0, missing, junk): the most restricted level, so it is never shown where it should not be.
+  return Number.isFinite(n) && n >= 1 ? Math.trunc(n) : 16;
 }
 
 function str(v: unknown): string | null {
@@ -237,14 +250,19 @@ export function trainingFromHeader(header: SafetensorsHeader, fileId: number | n
 
 /** Changes whenever the model or any of its versions changes (ids, dates, trained words, files). */
 export function modelFingerprint(model: Model): string {
+  // The listing has no model updatedAt, so the texts the detectors read are part of the fingerprint too.
   const parts = {
     id: model.id,
+    name: model.name,
+    description: model.description ?? null,
+    tags: model.tags ?? [],
     updatedAt: model.updatedAt ?? null,
     lastVersionAt: model.lastVersionAt ?? null,
     versions: model.modelVersions.map((v) => [
       v.id,
       v.publishedAt ?? null,
       v.updatedAt ?? null,
+      v.description ?? null,
       v.trainedWords ?? [],
       (v.files ?? []).map((f) => f.hashes?.SHA256 ?? f.id),
     ]),
@@ -330,7 +348,8 @@ export async function crawlModel(
     const files = (v.files ?? []).map(toVersionFile);
     let images: SampleImage[] = [];
     let imagesSource: VersionRecord['imagesSource'] = 'none';
-    if (index < options.versionsWithImages && options.imagesPerVersion > 0) {
+    const isTarget = v.id === options.targetVersionId;
+    if ((index < options.versionsWithImages || isTarget) && options.imagesPerVersion > 0) {
       hooks.onProgress?.({
         stage: 'images',
         done: index,
@@ -340,7 +359,7 @@ export async function crawlModel(
       ({ images, imagesSource } = await versionImages(client, v, options, signal, logger));
     }
     let training: TrainingHeader | null = null;
-    if (index < options.headerVersions) {
+    if (options.remoteHeaders !== false && (index < options.headerVersions || isTarget)) {
       training = await versionTraining(client, files, signal, logger);
     }
     records.push({
@@ -388,6 +407,10 @@ export async function crawlModel(
     descriptionText: htmlToPlainText(model.description),
     descriptionMarkdown: htmlToMarkdown(model.description),
     versions: records,
+    targetVersionId:
+      options.targetVersionId !== undefined && records.some((r) => r.id === options.targetVersionId)
+        ? options.targetVersionId
+        : null,
     comments,
     fingerprint: modelFingerprint(model),
     fetchedAt: new Date().toISOString(),
@@ -406,7 +429,8 @@ async function versionImages(
       {
         modelVersionId: v.id,
         browsingLevel: browsingMask(options.maxBrowsingLevel),
-        nsfw: options.maxBrowsingLevel > 2,
+        // Anything above PG-13 asked for lifts the API's SFW clamp (a mask of 3 = PG|PG-13 does not).
+        nsfw: browsingMask(options.maxBrowsingLevel) > 3,
       },
       options.imagesPerVersion,
       signal,
@@ -510,8 +534,6 @@ async function modelTexts(
     };
   }
   const items: TextItem[] = [];
-  const iso = (d: unknown): string | null =>
-    d instanceof Date ? d.toISOString() : typeof d === 'string' ? d : null;
   try {
     let cursor: number | undefined;
     do {
@@ -561,11 +583,15 @@ async function modelTexts(
   } catch (error) {
     if (!isAppError(error) || error.code === 'ABORTED') throw error;
     logger.warn({ modelId, code: error.code, err: error.message }, 'comments unavailable');
-    return {
-      status: 'unavailable',
-      reason: `Civitai refused the comment endpoints: ${error.userMessage}`,
-      items: [],
-    };
+    const read = items.filter((i) => i.text !== '').slice(0, max);
+    // Keep what was read before an endpoint refused (e.g. reviews need a scope comments do not).
+    return read.length > 0
+      ? { status: 'ok', reason: `partial: a comment endpoint failed (${error.userMessage})`, items: read }
+      : {
+          status: 'unavailable',
+          reason: `Civitai refused the comment endpoints: ${error.userMessage}`,
+          items: [],
+        };
   }
 }
 

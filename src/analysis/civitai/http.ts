@@ -59,7 +59,6 @@ const RETRYABLE_NET = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED',
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
 ]);
 
@@ -73,8 +72,6 @@ export class HttpClient {
   readonly origin: string;
   private readonly queue: PQueue;
   private readonly opts: Required<Omit<HttpClientOptions, 'apiKey'>> & { apiKey: string | undefined };
-  /** Counts upstream attempts (tests assert zero on a cache hit). */
-  requestCount = 0;
 
   constructor(options: HttpClientOptions) {
     this.origin = new URL(options.baseUrl).origin;
@@ -97,16 +94,6 @@ export class HttpClient {
       intervalCap: this.opts.ratePerSecond,
       interval: 1000,
     });
-  }
-
-  /** GET a JSON document and validate it; schema failures name the field and URL. */
-  async getJson<S extends z.ZodType>(
-    url: string,
-    schema: S,
-    options: RequestOptions = {},
-  ): Promise<z.infer<S>> {
-    const body = await this.getJsonUnknown(url, options);
-    return this.parse(url, schema, body);
   }
 
   /** Validate an already-parsed body with a schema (CIVITAI_SCHEMA on failure). */
@@ -159,20 +146,28 @@ export class HttpClient {
       if (options.signal?.aborted) throw abortError(url, options.signal.reason);
       const remaining = deadline - clock.now();
       if (remaining <= 0) break;
-      const attemptSignal = anySignal(
-        options.signal,
-        AbortSignal.timeout(Math.min(remaining, this.opts.timeoutMs)),
-      );
       let outcome: Awaited<ReturnType<typeof run>>;
+      // The attempt's timeout starts when the queue lets it run, not while it waits for a slot.
+      let timer: AbortSignal | undefined;
       try {
-        outcome = await this.queue.add(() => run(attemptSignal), { throwOnTimeout: true });
+        outcome = await this.queue.add(
+          () => {
+            timer = AbortSignal.timeout(Math.max(1, Math.min(deadline - clock.now(), this.opts.timeoutMs)));
+            return run(anySignal(options.signal, timer));
+          },
+          { throwOnTimeout: true },
+        );
       } catch (cause) {
         if (options.signal?.aborted) throw abortError(url, options.signal.reason);
-        if (isAppError(cause)) throw cause;
-        const timedOut = attemptSignal.aborted || isTimeout(cause);
-        lastError = new CivitaiNetworkError(url, timedOut, cause);
-        if (!timedOut && !isRetryableNetwork(cause)) throw lastError;
-        logger.debug({ url, attempt, err: errCode(cause) }, 'civitai request failed, retrying');
+        // Body-read failures arrive already typed (NETWORK/TIMEOUT) and are retried like any other.
+        const transport = isAppError(cause) && (cause.code === 'NETWORK' || cause.code === 'TIMEOUT');
+        if (isAppError(cause) && !transport) throw cause;
+        const timedOut =
+          timer?.aborted === true || isTimeout(cause) || (transport && cause.code === 'TIMEOUT');
+        const raw = transport ? cause.cause : cause;
+        lastError = transport ? cause : new CivitaiNetworkError(url, timedOut, cause);
+        if (!timedOut && !isRetryableNetwork(raw)) throw lastError;
+        logger.debug({ url, attempt, err: errCode(raw) }, 'civitai request failed, retrying');
         await this.backoff(attempt, undefined, deadline, options.signal, url);
         continue;
       }
@@ -226,7 +221,6 @@ export class HttpClient {
     options: RequestOptions & { signal: AbortSignal },
     extraHeaders: Record<string, string>,
   ): Promise<RawResponse> {
-    this.requestCount++;
     const target = new URL(url);
     const headers: Record<string, string> = {
       'user-agent': this.opts.userAgent,

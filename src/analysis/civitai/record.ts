@@ -111,6 +111,8 @@ export const ModelRecord = z.object({
   descriptionText: z.string(),
   descriptionMarkdown: z.string(),
   versions: z.array(VersionRecord),
+  /** The version the user pointed at (URL, hash or local file), or null for "the model". */
+  targetVersionId: z.number().int().nullable(),
   comments: z.object({
     status: z.enum(['ok', 'unavailable', 'skipped']),
     reason: z.string().nullable(),
@@ -122,8 +124,11 @@ export const ModelRecord = z.object({
 });
 export type ModelRecord = z.infer<typeof ModelRecord>;
 
-/** Cache port for assembled records; an entry counts only while the model's fingerprint is unchanged. */
+/**
+ * Cache port for assembled records. An entry counts only while the model's fingerprint is unchanged
+ * and it was crawled the same way (`variant`: a digest of the crawl options and whether a key was set).
+ */
 export interface RecordCache {
-  get(modelId: number, fingerprint: string): Promise<ModelRecord | undefined>;
-  set(record: ModelRecord): Promise<void>;
+  get(modelId: number, fingerprint: string, variant: string): Promise<ModelRecord | undefined>;
+  set(record: ModelRecord, variant: string): Promise<void>;
 }

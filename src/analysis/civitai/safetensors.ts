@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
-import { AppError, ErrorCode } from '../errors.ts';
+import { AppError, ErrorCode, isAppError } from '../errors.ts';
 import type { HttpClient } from './http.ts';
 
 /** The reference implementation rejects headers above 100 MB (huggingface/safetensors MAX_HEADER_SIZE). */
@@ -223,7 +223,7 @@ export async function readLocalFile(path: string, onBytes?: (done: number) => vo
       }
     }
   } catch (cause) {
-    if (cause instanceof AppError) throw cause;
+    if (isAppError(cause)) throw cause;
     throw new AppError(ErrorCode.INPUT_INVALID, `Cannot read ${path}`, {
       cause,
       userFault: true,

@@ -200,5 +200,3 @@ export const ThreadPayload = z
   })
   .nullable();
 export type ThreadPayload = z.infer<typeof ThreadPayload>;
-
-export const ApiErrorBody = z.object({ error: z.unknown() }).partial();

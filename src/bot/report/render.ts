@@ -125,7 +125,7 @@ function renderModel(model: ModelAuditSummary, input: RenderInput): APIEmbed {
   const description = appendLines(`${head}\n`, lines, DiscordLimits.embedDescription - 2);
   const comments =
     model.commentsStatus === 'ok'
-      ? t(locale, 'report.comments.ok', { count: model.commentCount })
+      ? t(locale, 'report.comments.ok', { count: model.commentsRead ?? model.commentCount })
       : t(locale, `report.comments.${model.commentsStatus}`);
   const disputedCount = findings.length - active.length;
   const findingsValue = [

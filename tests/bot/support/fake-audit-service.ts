@@ -130,6 +130,7 @@ export function model(
     downloadCount: 12345,
     imageCount: 20,
     commentCount: 7,
+    commentsRead: 7,
     hasTrainingTags: true,
     commentsStatus: 'ok',
     verdict: findings.length > 0 ? 'flagged' : 'clean',
