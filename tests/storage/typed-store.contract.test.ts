@@ -59,3 +59,20 @@ forEachBackend('typed store contract', (storage) => {
     assert.equal(await records.get(1, 'fp', 'variant'), undefined);
   });
 });
+
+test('a store that cannot write surfaces STORAGE_IO instead of losing data silently', async () => {
+  const { mkdtempSync, mkdirSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openStorage } = await import('../../src/storage/backend.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'loralens-bad-'));
+  const target = join(dir, 'is-a-directory.sqlite');
+  mkdirSync(target);
+  const storage = openStorage(`sqlite://${target}`);
+  const s = typedStore(storage.keyv('x'), Item, 1);
+  await assert.rejects(
+    s.set('k', { n: 1, tags: [] }),
+    (e: Error & { code?: string }) => e.code === 'STORAGE_IO',
+  );
+  await storage.close();
+});
