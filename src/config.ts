@@ -58,15 +58,7 @@ export interface AppConfig {
 
 /** Parse and validate the environment once; a bad value ends as one clear CONFIG_INVALID sentence. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    const name = first?.path.join('.') ?? 'environment';
-    throw new ConfigError(`Invalid configuration: ${first?.message ?? 'unknown problem'} (${name}).`, {
-      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
-  }
-  const e = parsed.data;
+  const e = parseEnv(EnvSchema, env, 'configuration');
   return {
     civitaiBaseUrl: e.CIVITAI_BASE_URL.replace(/\/+$/, ''),
     civitaiApiKey: e.CIVITAI_API_KEY,
@@ -80,4 +72,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     timeoutMs: e.CIVITAI_TIMEOUT_MS,
     cacheTtlMs: e.CIVITAI_CACHE_TTL_HOURS * 3_600_000,
   };
+}
+
+/**
+ * Validate environment variables with a zod schema. A bad value becomes one CONFIG_INVALID sentence
+ * naming the variable; values are never echoed (a token must not reach logs or terminals).
+ */
+export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message }));
+    const first = issues[0];
+    throw new ConfigError(
+      `Invalid ${what}: ${first?.message ?? 'unknown problem'} (${first?.variable || 'environment'}).`,
+      { issues },
+    );
+  }
+  return parsed.data;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../analysis/errors.ts';
+import { parseEnv } from '../config.ts';
 
 const snowflake = (name: string) =>
   z.string().regex(/^\d{17,20}$/, `${name} must be a Discord id (17–20 digits)`);
@@ -51,18 +51,7 @@ export interface BotConfig {
  * but never echoes its value (so the token cannot leak into logs or terminals).
  */
 export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
-  const parsed = BotEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message }));
-    const first = issues[0];
-    throw new ConfigError(
-      `Invalid bot configuration: ${first?.message ?? 'unknown problem'} (${first?.variable}).`,
-      {
-        issues,
-      },
-    );
-  }
-  const e = parsed.data;
+  const e = parseEnv(BotEnvSchema, env, 'bot configuration');
   return {
     token: e.DISCORD_TOKEN,
     applicationId: e.DISCORD_APPLICATION_ID,
