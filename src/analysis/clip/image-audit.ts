@@ -203,27 +203,8 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
       missingTexts.push(prompt);
     }
   }
-  for (let start = 0; start < missingTexts.length; start += batchSize) {
-    checkAbort(signal);
-    const chunk = missingTexts.slice(start, start + batchSize);
-    const embedded = await scorer.embedTexts(chunk);
-    for (const [k, prompt] of chunk.entries()) {
-      const windows = embedded[k]!.windows;
-      textEmbeddings.set(prompt, windows);
-      if (cache) {
-        const flat = new Float32Array(windows.length * dim);
-        for (const [j, w] of windows.entries()) flat.set(w, j * dim);
-        await cache.set(textEmbeddingKey(prompt, scorer.modelId), flat);
-      }
-    }
-    progress({
-      stage: 'clip-prompts',
-      done: Math.min(start + batchSize, missingTexts.length),
-      total: missingTexts.length,
-    });
-  }
-
-  // 3. Image embeddings: producers fetch+decode+preprocess (bounded), one consumer runs batches.
+  // 3. Image embeddings: producers fetch+decode+preprocess (bounded), one consumer runs batches. The
+  //    producers start while the prompts are encoded, so downloads and decoding overlap that too.
   const imageEmbeddings = new Map<number, Float32Array>();
   let imageCacheHits = 0;
   let fetched = 0;
@@ -231,9 +212,11 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
   const todo = images.map((_, i) => i).filter((i) => !skips.has(i));
   const total = todo.length;
   let done = 0;
+  // Image progress is reported once the prompt stage is over, so the two stages do not interleave.
+  let imageStage = false;
   const bump = (): void => {
     done += 1;
-    progress({ stage: 'clip-images', done, total });
+    if (imageStage) progress({ stage: 'clip-images', done, total });
   };
   const pending: Array<{ index: number; tensor: Float32Array }> = [];
   const maxPending = batchSize * 2;
@@ -283,7 +266,38 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
     }
   };
 
+  const embedPrompts = async (): Promise<void> => {
+    for (let start = 0; start < missingTexts.length; start += batchSize) {
+      checkAbort(signal);
+      const chunk = missingTexts.slice(start, start + batchSize);
+      const embedded = await scorer.embedTexts(chunk);
+      for (const [k, prompt] of chunk.entries()) {
+        const windows = embedded[k]!.windows;
+        textEmbeddings.set(prompt, windows);
+        if (cache) {
+          const flat = new Float32Array(windows.length * dim);
+          for (const [j, w] of windows.entries()) flat.set(w, j * dim);
+          await cache.set(textEmbeddingKey(prompt, scorer.modelId), flat);
+        }
+      }
+      progress({
+        stage: 'clip-prompts',
+        done: Math.min(start + batchSize, missingTexts.length),
+        total: missingTexts.length,
+      });
+    }
+  };
+
   const consume = async (): Promise<void> => {
+    try {
+      await embedPrompts();
+    } catch (error) {
+      failure ??= error;
+      wake.notify();
+      return;
+    }
+    imageStage = true;
+    if (total > 0) progress({ stage: 'clip-images', done, total });
     while (failure === null) {
       if (pending.length >= batchSize || (producersLeft === 0 && pending.length > 0)) {
         const batch = pending.splice(0, batchSize);

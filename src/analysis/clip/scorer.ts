@@ -70,6 +70,8 @@ export interface ClipScorerOptions {
   vocabPath?: string;
   /** Windows per prompt at most (default 8, i.e. 600 BPE tokens). */
   maxWindows?: number;
+  /** Let onnxruntime's threads spin-wait between runs (default false, see {@link clipSessionOptions}). */
+  spinWait?: boolean;
   logger?: Logger;
 }
 
@@ -113,15 +115,28 @@ function checkPositiveInt(name: string, value: number, max: number): number {
   return value;
 }
 
-async function openSession(path: string, threads: number): Promise<ort.InferenceSession> {
+/**
+ * onnxruntime session options for the CLIP towers. Spin-waiting is off by default: after a run,
+ * onnxruntime's pool threads otherwise busy-wait for the next one, taking the cores that JS decoding
+ * and preprocessing (and the other tower's pool) need; measured on 2 cores it slowed an alternating
+ * text/image loop by ~45% and the overlapped pipeline not at all (`npm run bench`).
+ */
+export function clipSessionOptions(threads: number, spinWait = false): ort.InferenceSession.SessionOptions {
+  const spinning = spinWait ? '1' : '0';
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionProviders: ['cpu'],
+    logSeverityLevel: 3,
+    // Config keys from onnxruntime_session_options_config_keys.h, passed through by onnxruntime-node.
+    extra: { session: { intra_op: { allow_spinning: spinning }, inter_op: { allow_spinning: spinning } } },
+  };
+}
+
+async function openSession(path: string, threads: number, spinWait: boolean): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(path, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      executionProviders: ['cpu'],
-      logSeverityLevel: 3,
-    });
+    return await ort.InferenceSession.create(path, clipSessionOptions(threads, spinWait));
   } catch (cause) {
     throw new AppError(ErrorCode.MODEL_INVALID, `onnxruntime could not load ${path}`, {
       cause,
@@ -181,11 +196,12 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
   await requireFile(visionPath, 'CLIP vision model');
   await requireFile(textPath, 'CLIP text model');
   const tokenizer = await loadClipTokenizer(vocabPath);
-  const vision = await openSession(visionPath, threads);
+  const spinWait = options.spinWait ?? false;
+  const vision = await openSession(visionPath, threads, spinWait);
   let text: ort.InferenceSession;
   try {
     validateIo(visionIoSchema, vision, visionPath);
-    text = await openSession(textPath, threads);
+    text = await openSession(textPath, threads, spinWait);
   } catch (error) {
     await vision.release();
     throw error;

@@ -88,16 +88,24 @@ export function writeClipTensor(img: RawImage, out: Float32Array, offset = 0): v
   const plane = CLIP_IMAGE_SIZE * CLIP_IMAGE_SIZE;
   const d = resized.data;
   for (let c = 0; c < 3; c++) {
-    // Same float32 steps as ToTensor (x/255) then Normalize ((x-mean)/std).
-    const mean = Math.fround(CLIP_MEAN[c]!);
-    const std = Math.fround(CLIP_STD[c]!);
+    const lut = NORMALISED[c]!;
     const base = offset + c * plane;
-    for (let i = 0; i < plane; i++) {
-      const v = Math.fround(d[i * channels + c]! / 255);
-      out[base + i] = Math.fround(Math.fround(v - mean) / std);
-    }
+    for (let i = 0, p = c; i < plane; i++, p += channels) out[base + i] = lut[d[p]!]!;
   }
 }
+
+/**
+ * Per channel, the normalised value of each byte with the same float32 steps as ToTensor (x/255)
+ * then Normalize ((x-mean)/std): a lookup gives the identical number without per-pixel arithmetic.
+ */
+const NORMALISED: readonly Float32Array[] = [0, 1, 2].map((c) => {
+  const mean = Math.fround(CLIP_MEAN[c]!);
+  const std = Math.fround(CLIP_STD[c]!);
+  return Float32Array.from({ length: 256 }, (_, b) => {
+    const v = Math.fround(b / 255);
+    return Math.fround(Math.fround(v - mean) / std);
+  });
+});
 
 /** One CLIP input tensor (3·224·224 float32, CHW) for one decoded image. */
 export function clipTensor(img: RawImage): Float32Array {

@@ -4,6 +4,7 @@
  * the requested output window is computed: every output pixel depends only on its own coefficients,
  * so cropping after a full resize and resizing only the crop give identical values.
  */
+import { resampleWasm, type WasmArena } from './wasm/resample-wasm.ts';
 
 const PRECISION_BITS = 32 - 8 - 2;
 const SCALE = 2 ** PRECISION_BITS;
@@ -61,10 +62,13 @@ function coefficients(inSize: number, outSize: number, from: number, count: numb
   return { ksize, bounds, kk };
 }
 
+/** Pillow `clip8`: the fixed-point sum back to a byte (arithmetic shift, as C does for int). */
 function clip8(ss: number): number {
-  const v = Math.floor(ss / SCALE);
-  return v < 0 ? 0 : Math.min(v, 255);
+  if (ss >= CLIP8_MAX) return 255;
+  if (ss <= 0) return 0;
+  return ss >> PRECISION_BITS;
 }
+const CLIP8_MAX = 256 * SCALE;
 
 export interface RawImage {
   data: Uint8Array;
@@ -84,109 +88,194 @@ export interface ResampleWindow {
   height: number;
 }
 
+/** `auto`: the WebAssembly SIMD passes when this runtime has them, else JS. Both give identical bytes. */
+export type ResampleBackend = 'auto' | 'js' | 'wasm';
+
 /**
  * Resize `src` to `outWidth × outHeight` with Pillow's BICUBIC filter and return only the window,
  * channel-interleaved like the input. A pass is skipped when that dimension does not change, as Pillow does.
  */
-export function pilBicubicResizeWindow(src: RawImage, win: ResampleWindow): RawImage {
-  const { width: inW, height: inH, channels: ch } = src;
-  const needH = win.outWidth !== inW;
-  const needV = win.outHeight !== inH;
-
+export function pilBicubicResizeWindow(
+  src: RawImage,
+  win: ResampleWindow,
+  backend: ResampleBackend = 'auto',
+): RawImage {
+  const { width: inW, height: inH } = src;
+  const hor = win.outWidth !== inW ? coefficients(inW, win.outWidth, win.left, win.width) : null;
+  const vert = win.outHeight !== inH ? coefficients(inH, win.outHeight, win.top, win.height) : null;
   // Rows of the input the vertical pass will read.
   let rowFrom = win.top;
   let rowTo = win.top + win.height;
-  const vert = needV ? coefficients(inH, win.outHeight, win.top, win.height) : null;
   if (vert) {
-    rowFrom = Number.POSITIVE_INFINITY;
+    rowFrom = vert.bounds[0]!;
     rowTo = 0;
     for (let i = 0; i < win.height; i++) {
       const ymin = vert.bounds[i * 2]!;
       rowFrom = Math.min(rowFrom, ymin);
       rowTo = Math.max(rowTo, ymin + vert.bounds[i * 2 + 1]!);
     }
+    // The vertical pass indexes the intermediate rows, which start at rowFrom.
+    for (let i = 0; i < win.height; i++) vert.bounds[i * 2] = vert.bounds[i * 2]! - rowFrom;
   }
-  const tmpRows = rowTo - rowFrom;
+  const passes: Passes = { src, win, rowFrom, tmpRows: rowTo - rowFrom, hor, vert };
+  const wasm = backend === 'js' ? null : resampleWasm();
+  if (wasm) return wasmPasses(wasm, passes);
+  if (backend === 'wasm') throw new Error('WebAssembly SIMD resampling is not available in this runtime');
+  return jsPasses(passes);
+}
+
+interface Passes {
+  src: RawImage;
+  win: ResampleWindow;
+  /** First input row the vertical pass reads, and how many rows the intermediate image has. */
+  rowFrom: number;
+  tmpRows: number;
+  hor: Coefficients | null;
+  /** Vertical taps, with row indices relative to rowFrom. */
+  vert: Coefficients | null;
+}
+
+function jsPasses({ src, win, rowFrom, tmpRows, hor, vert }: Passes): RawImage {
+  const { width: inW, channels: ch } = src;
   const tmp = new Uint8Array(win.width * tmpRows * ch);
-  if (needH) {
-    const hor = coefficients(inW, win.outWidth, win.left, win.width);
-    convolve(
-      src.data,
-      inW * ch,
-      rowFrom * inW * ch,
-      ch,
-      hor,
-      win.width,
-      tmpRows,
-      tmp,
-      win.width * ch,
-      ch,
-      ch,
-    );
+  if (hor) {
+    horizontalPass(src.data, inW * ch, rowFrom, tmpRows, ch, hor, win.width, tmp);
   } else {
-    for (let y = 0; y < tmpRows; y++) {
-      const s = ((y + rowFrom) * inW + win.left) * ch;
-      tmp.set(src.data.subarray(s, s + win.width * ch), y * win.width * ch);
-    }
+    copyColumns(src, rowFrom, tmpRows, win.left, win.width, tmp);
   }
-  if (!vert) {
-    return { data: tmp, width: win.width, height: win.height, channels: ch };
-  }
-  // Vertical pass: the same 1-D convolution with rows and columns swapped (taps step one row).
+  if (!vert) return { data: tmp, width: win.width, height: win.height, channels: ch };
   const out = new Uint8Array(win.width * win.height * ch);
-  const shifted: Coefficients = {
-    ...vert,
-    bounds: vert.bounds.map((b, i) => (i % 2 === 0 ? b - rowFrom : b)),
-  };
-  convolve(tmp, ch, 0, win.width * ch, shifted, win.height, win.width, out, ch, win.width * ch, ch);
+  verticalPass(tmp, win.width * ch, vert, win.height, out);
   return { data: out, width: win.width, height: win.height, channels: ch };
 }
 
-/**
- * 1-D fixed-point convolution over `lines` lines. For output index `o` of line `l`, taps read
- * `src[srcBase + l*lineStride + (xmin+x)*tapStride + c]` and the result goes to
- * `dst[l*dstLineStride + o*dstStep + c]` for each of the `ch` (3 or 4) channels.
- */
-function convolve(
-  src: Uint8Array,
-  lineStride: number,
-  srcBase: number,
-  tapStride: number,
-  k: Coefficients,
-  outCount: number,
-  lines: number,
+/** Input rows [rowFrom, rowFrom+rows), columns [left, left+width), into `dst` (packed). */
+function copyColumns(
+  src: RawImage,
+  rowFrom: number,
+  rows: number,
+  left: number,
+  width: number,
   dst: Uint8Array,
-  dstLineStride: number,
-  dstStep: number,
+): void {
+  const { width: inW, channels: ch } = src;
+  for (let y = 0; y < rows; y++) {
+    const s = ((y + rowFrom) * inW + left) * ch;
+    dst.set(src.data.subarray(s, s + width * ch), y * width * ch);
+  }
+}
+
+/** Input rows copied into WebAssembly memory per strip of at most this many bytes (bounds the memory). */
+const STRIP_BYTES = 1 << 20;
+
+function wasmPasses(arena: WasmArena, { src, win, rowFrom, tmpRows, hor, vert }: Passes): RawImage {
+  const { width: inW, channels: ch } = src;
+  const inStride = inW * ch;
+  const rowLen = win.width * ch;
+  const stripRows = Math.max(1, Math.min(tmpRows, Math.floor(STRIP_BYTES / inStride)));
+  arena.reset();
+  const horBounds = hor ? arena.alloc(hor.bounds.byteLength) : 0;
+  const horKk = hor ? arena.alloc(hor.kk.byteLength) : 0;
+  const vertBounds = vert ? arena.alloc(vert.bounds.byteLength) : 0;
+  const vertKk = vert ? arena.alloc(vert.kk.byteLength) : 0;
+  const strip = hor ? arena.alloc(stripRows * inStride) : 0;
+  const tmp = arena.alloc(rowLen * tmpRows);
+  const out = vert ? arena.alloc(rowLen * win.height) : tmp;
+  const fns = arena.fns;
+  if (hor) {
+    arena.int32(horBounds, hor.bounds.length).set(hor.bounds);
+    arena.int32(horKk, hor.kk.length).set(hor.kk);
+    for (let y = 0; y < tmpRows; y += stripRows) {
+      const rows = Math.min(stripRows, tmpRows - y);
+      const from = (rowFrom + y) * inStride;
+      arena.bytes(strip, rows * inStride).set(src.data.subarray(from, from + rows * inStride));
+      fns.horizontal(strip, inStride, rows, ch, horBounds, horKk, hor.ksize, win.width, tmp + y * rowLen);
+    }
+  } else {
+    copyColumns(src, rowFrom, tmpRows, win.left, win.width, arena.bytes(tmp, rowLen * tmpRows));
+  }
+  if (vert) {
+    arena.int32(vertBounds, vert.bounds.length).set(vert.bounds);
+    arena.int32(vertKk, vert.kk.length).set(vert.kk);
+    fns.vertical(tmp, rowLen, vertBounds, vertKk, vert.ksize, win.height, out);
+  }
+  return {
+    data: arena.bytes(out, rowLen * win.height).slice(),
+    width: win.width,
+    height: win.height,
+    channels: ch,
+  };
+}
+
+// Both passes use Int32 arithmetic like Pillow's C (`int ss += UINT8 * INT32`): |sum| < 255 · 1.25 · 2^22
+// < 2^31, so Math.imul and `| 0` are exact and keep V8 on integer paths.
+
+/** Pillow `ImagingResampleHorizontal_8bpc` over `rows` input rows starting at `rowFrom`. */
+function horizontalPass(
+  src: Uint8Array,
+  inStride: number,
+  rowFrom: number,
+  rows: number,
   ch: number,
+  k: Coefficients,
+  outW: number,
+  dst: Uint8Array,
 ): void {
   const { bounds, kk, ksize } = k;
-  const has4 = ch === 4;
-  for (let l = 0; l < lines; l++) {
-    const lineBase = srcBase + l * lineStride;
-    const dstLine = l * dstLineStride;
-    for (let o = 0; o < outCount; o++) {
-      const xmin = bounds[o * 2]!;
+  const outStride = outW * ch;
+  for (let l = 0; l < rows; l++) {
+    const lineBase = (rowFrom + l) * inStride;
+    let d = l * outStride;
+    for (let o = 0; o < outW; o++, d += ch) {
       const xmax = bounds[o * 2 + 1]!;
       const kOff = o * ksize;
+      let p = lineBase + bounds[o * 2]! * ch;
       let a0 = HALF;
       let a1 = HALF;
       let a2 = HALF;
-      let a3 = HALF;
-      let p = lineBase + xmin * tapStride;
-      for (let x = 0; x < xmax; x++, p += tapStride) {
-        const w = kk[kOff + x]!;
-        a0 += src[p]! * w;
-        a1 += src[p + 1]! * w;
-        a2 += src[p + 2]! * w;
-        if (has4) a3 += src[p + 3]! * w;
+      if (ch === 3) {
+        for (let x = 0; x < xmax; x++, p += 3) {
+          const w = kk[kOff + x]!;
+          a0 = (a0 + Math.imul(src[p]!, w)) | 0;
+          a1 = (a1 + Math.imul(src[p + 1]!, w)) | 0;
+          a2 = (a2 + Math.imul(src[p + 2]!, w)) | 0;
+        }
+      } else {
+        let a3 = HALF;
+        for (let x = 0; x < xmax; x++, p += 4) {
+          const w = kk[kOff + x]!;
+          a0 = (a0 + Math.imul(src[p]!, w)) | 0;
+          a1 = (a1 + Math.imul(src[p + 1]!, w)) | 0;
+          a2 = (a2 + Math.imul(src[p + 2]!, w)) | 0;
+          a3 = (a3 + Math.imul(src[p + 3]!, w)) | 0;
+        }
+        dst[d + 3] = clip8(a3);
       }
-      const d = dstLine + o * dstStep;
       dst[d] = clip8(a0);
       dst[d + 1] = clip8(a1);
       dst[d + 2] = clip8(a2);
-      if (has4) dst[d + 3] = clip8(a3);
     }
+  }
+}
+
+/**
+ * Pillow `ImagingResampleVertical_8bpc`: each output row is a weighted sum of whole input rows, so the
+ * taps run over contiguous rows (`src` holds the intermediate rows, `rowLen` bytes each).
+ */
+function verticalPass(src: Uint8Array, rowLen: number, k: Coefficients, outH: number, dst: Uint8Array): void {
+  const { bounds, kk, ksize } = k;
+  const acc = new Int32Array(rowLen);
+  for (let o = 0; o < outH; o++) {
+    acc.fill(HALF);
+    const ymin = bounds[o * 2]!;
+    const ymax = bounds[o * 2 + 1]!;
+    for (let y = 0; y < ymax; y++) {
+      const w = kk[o * ksize + y]!;
+      const base = (ymin + y) * rowLen;
+      for (let j = 0; j < rowLen; j++) acc[j] = (acc[j]! + Math.imul(src[base + j]!, w)) | 0;
+    }
+    const d = o * rowLen;
+    for (let j = 0; j < rowLen; j++) dst[d + j] = clip8(acc[j]!);
   }
 }
 
