@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { CLIP_DEFAULT_BATCH } from './analysis/clip/defaults.ts';
 import { ConfigError } from './analysis/errors.ts';
 import { defaultStorageUrl } from './storage/backend.ts';
 
@@ -35,6 +36,7 @@ export const EnvSchema = z.object({
   LORALENS_CLIP_VARIANT: z
     .enum(['fp32', 'quantized'], { error: 'LORALENS_CLIP_VARIANT must be fp32 or quantized' })
     .default('fp32'),
+  LORALENS_CLIP_BATCH: positiveInt('LORALENS_CLIP_BATCH', CLIP_DEFAULT_BATCH),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CIVITAI_CONCURRENCY: positiveInt('CIVITAI_CONCURRENCY', 4),
   CIVITAI_RATE_PER_SECOND: positiveInt('CIVITAI_RATE_PER_SECOND', 5),
@@ -49,6 +51,8 @@ export interface AppConfig {
   storeUrl: string;
   modelsDir: string;
   clipVariant: 'fp32' | 'quantized';
+  /** Images (and prompt windows) per onnxruntime run. */
+  clipBatchSize: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   concurrency: number;
   ratePerSecond: number;
@@ -66,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     storeUrl: e.LORALENS_STORE_URL ?? defaultStorageUrl(e.LORALENS_DATA_DIR),
     modelsDir: e.LORALENS_MODELS_DIR ?? fileURLToPath(new URL('../assets/models/', import.meta.url)),
     clipVariant: e.LORALENS_CLIP_VARIANT,
+    clipBatchSize: e.LORALENS_CLIP_BATCH,
     logLevel: e.LOG_LEVEL,
     concurrency: e.CIVITAI_CONCURRENCY,
     ratePerSecond: e.CIVITAI_RATE_PER_SECOND,

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AppError, ErrorCode } from '../errors.ts';
 import { CLIP_IMAGE_SIZE, CLIP_TENSOR_LENGTH } from '../images/clip-preprocess.ts';
 import { type Logger, silentLogger } from '../ports.ts';
+import { CLIP_DEFAULT_BATCH } from './defaults.ts';
 import { CLIP_CONTEXT_LENGTH, type ClipTokenizer, loadClipTokenizer } from './tokenizer.ts';
 
 export const CLIP_VOCAB_FILE = 'bpe_simple_vocab_16e6.txt.gz';
@@ -64,7 +65,7 @@ export interface ClipScorerOptions {
   variant?: ClipVariant;
   /** Defaults to the number of cores. */
   intraOpThreads?: number;
-  /** Images/texts per session.run (default 16). */
+  /** Images/texts per session.run (default {@link CLIP_DEFAULT_BATCH}). */
   batchSize?: number;
   /** Defaults to `<modelDir>/bpe_simple_vocab_16e6.txt.gz`. */
   vocabPath?: string;
@@ -187,7 +188,7 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
   }
   const logger = options.logger ?? silentLogger;
   const threads = checkPositiveInt('intraOpThreads', options.intraOpThreads ?? availableParallelism(), 256);
-  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? 16, 1024);
+  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? CLIP_DEFAULT_BATCH, 1024);
   const maxWindows = checkPositiveInt('maxWindows', options.maxWindows ?? 8, 64);
   const files = CLIP_MODEL_FILES[variant];
   const visionPath = join(options.modelDir, files.vision);
