@@ -24,6 +24,8 @@ interface RunFlags extends SelectionFlags {
   imagesPerVersion: string;
   maxNsfwLevel: string;
   clipThreshold?: string;
+  clipAlpha?: string;
+  clipNullK?: string;
 }
 
 /** Exit codes: 0 ok, 1 failure (network, Civitai, internal), 2 bad input or configuration. */
@@ -49,6 +51,11 @@ function addSelectionOptions(cmd: Command): Command {
       '--clip-threshold <cos>',
       'uncalibrated CLIP mode: flag images below this raw cosine (comparison only)',
     )
+    .option(
+      '--clip-alpha <a>',
+      'calibrated CLIP mode: flag images not above the null (1-a) quantile (default 0.05)',
+    )
+    .option('--clip-null-k <k>', 'calibrated CLIP mode: shuffled prompts per image (default 99)')
     .addOption(
       new Option(
         '--max-nsfw-level <level>',
@@ -75,11 +82,34 @@ function runOptions(flags: RunFlags) {
       throw toUserError(`--clip-threshold must be a cosine between -1 and 1, not "${flags.clipThreshold}".`);
     }
   }
+  let clipAlpha: number | undefined;
+  if (flags.clipAlpha !== undefined) {
+    clipAlpha = Number(flags.clipAlpha);
+    if (!(clipAlpha > 0 && clipAlpha < 1)) {
+      throw toUserError(
+        `--clip-alpha must be a number between 0 and 1 (exclusive), not "${flags.clipAlpha}".`,
+      );
+    }
+  }
+  let clipNullK: number | undefined;
+  if (flags.clipNullK !== undefined) {
+    clipNullK = Number(flags.clipNullK);
+    if (!Number.isInteger(clipNullK) || clipNullK < 1 || clipNullK > 10_000) {
+      throw toUserError(`--clip-null-k must be a whole number from 1 to 10000, not "${flags.clipNullK}".`);
+    }
+  }
+  if (clipThreshold !== undefined && (clipAlpha !== undefined || clipNullK !== undefined)) {
+    throw toUserError(
+      '--clip-threshold (uncalibrated) cannot be combined with --clip-alpha or --clip-null-k.',
+    );
+  }
   return {
     comments: flags.comments,
     imagesPerVersion: images,
     maxBrowsingLevel: level,
     ...(clipThreshold === undefined ? {} : { clipThreshold }),
+    ...(clipAlpha === undefined ? {} : { clipAlpha }),
+    ...(clipNullK === undefined ? {} : { clipNullK }),
   };
 }
 

@@ -84,3 +84,28 @@ test('--clip-threshold switches to the uncalibrated raw mode, labelled as such, 
   assert.equal(json.flaggedImages.length, 9);
   assert.ok(json.flaggedImages.every((f: { nsfwLevel: number }) => f.nsfwLevel >= 1 && f.nsfwLevel <= 2));
 });
+
+test('--clip-alpha and --clip-null-k reach the calibration and are recorded with the evidence', async () => {
+  const { json } = await audit(['--clip-alpha', '0.1', '--clip-null-k', '7']);
+  const evidence = JSON.stringify(json);
+  assert.match(evidence, /"alpha":0\.1,"nullK":7,/);
+});
+
+test('bad CLIP calibration options are one sentence and exit code 2', async () => {
+  const env = {
+    CIVITAI_BASE_URL: replay.url,
+    LORALENS_STORE_URL: 'memory://',
+    LORALENS_MODELS_DIR: modelsDir,
+  };
+  for (const [args, pattern] of [
+    [['--clip-alpha', '1.5'], /--clip-alpha must be a number between 0 and 1/],
+    [['--clip-alpha', 'x'], /--clip-alpha must be/],
+    [['--clip-null-k', '0'], /--clip-null-k must be a whole number/],
+    [['--clip-threshold', '0.3', '--clip-alpha', '0.1'], /cannot be combined/],
+  ] as const) {
+    const r = await runCliCaptured(['audit', '--model', '101892', ...args], env);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});

@@ -97,6 +97,8 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
         options: {
           ...options.image,
           ...(runOptions.clipThreshold === undefined ? {} : { rawThreshold: runOptions.clipThreshold }),
+          ...(runOptions.clipAlpha === undefined ? {} : { alpha: runOptions.clipAlpha }),
+          ...(runOptions.clipNullK === undefined ? {} : { nullK: runOptions.clipNullK }),
         },
         ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),
         ...(hooks.signal ? { signal: hooks.signal } : {}),
@@ -137,7 +139,7 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
                 rule: 'clip.low-match',
                 severity: 'warning' as const,
                 title: `Image ${row.image_id} does not match its prompt (p=${row.clip_null_p?.toFixed(3) ?? 'n/a'})`,
-                evidence: `cos ${row.clip_cosine?.toFixed(3)} vs null q${(1 - result.alpha) * 100} ${row.clip_null_quantile?.toFixed(3) ?? 'n/a'}: "${row.prompt_clean.slice(0, 160)}"`,
+                evidence: `cos ${row.clip_cosine?.toFixed(3)} vs null q${Number(((1 - result.alpha) * 100).toFixed(2))} ${row.clip_null_quantile?.toFixed(3) ?? 'n/a'}: "${row.prompt_clean.slice(0, 160)}"`,
                 source: row.image_url,
                 versionId: row.version_id,
               }))

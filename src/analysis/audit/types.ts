@@ -74,6 +74,10 @@ export const AuditRunOptions = z.object({
   imagesPerVersion: z.number().int().min(0).max(200).default(20),
   /** Uncalibrated CLIP mode: flag images whose raw cosine is below this (for comparison only). */
   clipThreshold: z.number().min(-1).max(1).optional(),
+  /** Calibrated CLIP mode: flag an image whose own-prompt score is not above the null's (1 − α) quantile. */
+  clipAlpha: z.number().gt(0).lt(1).optional(),
+  /** Calibrated CLIP mode: shuffled prompts per image in the null distribution. */
+  clipNullK: z.number().int().min(1).max(10_000).optional(),
 });
 export type AuditRunOptions = z.infer<typeof AuditRunOptions>;
 export type AuditRunOptionsInput = z.input<typeof AuditRunOptions>;
