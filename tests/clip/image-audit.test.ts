@@ -12,6 +12,7 @@ import { type ImageAuditInput, scoreImagePrompts } from '../../src/analysis/clip
 import { type ClipScorer, createClipScorer } from '../../src/analysis/clip/scorer.ts';
 import { hasCode } from '../../src/analysis/errors.ts';
 import { createImageFetcher } from '../../src/analysis/images/fetch.ts';
+import type { ImageFetcher } from '../../src/analysis/images/types.ts';
 import type { ProgressEvent } from '../../src/analysis/ports.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -184,6 +185,24 @@ describe('scoreImagePrompts end to end (tiny models, loopback images)', () => {
     assert.ok(r.images.every((x) => x.low_match === null));
     assert.equal(r.models[0]!.low_match_rate, null);
     assert.ok(r.notes.some((n) => n.includes('distinct prompts')));
+  });
+
+  test('wide images are asked for wide enough from the CDN that CLIP never upsamples them', async () => {
+    const real = createImageFetcher({ dispatcher: agent, extraAllowedOrigins: [origin] });
+    const asked = new Map<string, number | undefined>();
+    const fetcher: ImageFetcher = {
+      fetch: (url, signal, options) => {
+        asked.set(url, options?.cdnWidth);
+        return real.fetch(url, signal, options);
+      },
+    };
+    const rows = inputs().slice(0, 3);
+    rows[0] = { ...rows[0]!, width: 3072, height: 1024 };
+    rows[1] = { ...rows[1]!, width: 832, height: 1216 };
+    await scoreImagePrompts({ images: rows, scorer, fetcher, options: {} });
+    assert.equal(asked.get(rows[0]!.url), 672);
+    assert.equal(asked.get(rows[1]!.url), 512);
+    assert.equal(asked.get(rows[2]!.url), 512);
   });
 
   test('an aborted audit throws ABORTED', async () => {

@@ -6,7 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { hasCode } from '../../src/analysis/errors.ts';
-import { boundCivitaiImageWidth, isCivitaiImageHost } from '../../src/analysis/images/civitai-cdn.ts';
+import {
+  boundCivitaiImageWidth,
+  cdnWidthForShortSide,
+  isCivitaiImageHost,
+} from '../../src/analysis/images/civitai-cdn.ts';
 import { createImageFetcher } from '../../src/analysis/images/fetch.ts';
 import { closeLocal, listenLocal } from '../support/local-server.ts';
 
@@ -163,6 +167,25 @@ describe('Civitai CDN URLs', () => {
     assert.equal(boundCivitaiImageWidth(`${base}/width=300/1.jpeg`, 512), `${base}/width=300/1.jpeg`);
     assert.equal(boundCivitaiImageWidth(`${base}/1.jpeg`, 512), `${base}/width=512/1.jpeg`);
   });
+  test('the requested width keeps the shorter side at 224 or more', () => {
+    assert.equal(cdnWidthForShortSide(832, 1216, 224), 512); // portrait: width is the short side
+    assert.equal(cdnWidthForShortSide(1024, 1024, 224), 512);
+    assert.equal(cdnWidthForShortSide(1920, 1080, 224), 512); // 16:9 at 512 wide is 288 high
+    assert.equal(cdnWidthForShortSide(2560, 1080, 224), 531); // 21:9 needs ceil(224·2560/1080)
+    assert.equal(cdnWidthForShortSide(3072, 1024, 224), 672);
+    assert.equal(cdnWidthForShortSide(600, 100, 224), 600); // never more than the original
+    assert.equal(cdnWidthForShortSide(null, 700, 224), 512);
+    assert.equal(cdnWidthForShortSide(900, undefined, 224), 512);
+    for (const [w, h] of [
+      [1500, 577],
+      [4096, 1000],
+      [999, 224],
+    ] as const) {
+      const width = cdnWidthForShortSide(w, h, 224);
+      assert.ok(Math.round((width * h) / w) >= 224 || width === w, `${w}×${h} → ${width}`);
+    }
+  });
+
   test('non-Civitai URLs are untouched', () => {
     assert.equal(
       boundCivitaiImageWidth('http://127.0.0.1:9/a/b/width=1024/c.png', 512),

@@ -72,6 +72,8 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
               imageId: im.id,
               url: im.url,
               prompt: im.prompt,
+              width: im.width,
+              height: im.height,
             })),
         ),
       );

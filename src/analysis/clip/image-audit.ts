@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../errors.ts';
-import { clipTensor } from '../images/clip-preprocess.ts';
+import { cdnWidthForShortSide } from '../images/civitai-cdn.ts';
+import { CLIP_IMAGE_SIZE, clipTensor } from '../images/clip-preprocess.ts';
 import { type DecodeLimits, decodeImage } from '../images/decode.ts';
 import {
   type ImageFetcher,
@@ -29,6 +30,9 @@ export const imageAuditInputSchema = z.object({
   imageId: z.number().int(),
   url: z.string().min(1),
   prompt: z.string().nullable(),
+  /** Original size from Civitai's metadata, when known: wide images are asked for wider from the CDN. */
+  width: z.number().positive().nullish(),
+  height: z.number().positive().nullish(),
 });
 export type ImageAuditInput = z.infer<typeof imageAuditInputSchema>;
 
@@ -239,7 +243,9 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
           bump();
           continue;
         }
-        const got = await fetcher.fetch(img.url, signal);
+        const got = await fetcher.fetch(img.url, signal, {
+          cdnWidth: cdnWidthForShortSide(img.width, img.height, CLIP_IMAGE_SIZE),
+        });
         if (!got.ok) {
           skips.set(index, got);
           bump();

@@ -46,3 +46,22 @@ export function boundCivitaiImageWidth(url: string, maxWidth: number): string {
   parsed.pathname = `/${segments.join('/')}`;
   return parsed.toString();
 }
+
+/** The width Civitai's CDN is asked for by default: CLIP needs 224 px, Civitai's own previews use 450. */
+export const DEFAULT_CDN_WIDTH = 512;
+
+/**
+ * The CDN width that keeps an image's shorter side at least `minShortSide` (CLIP's 224) so the
+ * preprocessing never upsamples: `base` for portrait and square images and moderate landscapes, more
+ * for wide panoramas, never more than the original width. Without known dimensions: `base`.
+ */
+export function cdnWidthForShortSide(
+  width: number | null | undefined,
+  height: number | null | undefined,
+  minShortSide: number,
+  base = DEFAULT_CDN_WIDTH,
+): number {
+  if (!width || !height || width <= height || width < 1 || height < 1) return base;
+  const needed = Math.ceil((minShortSide * width) / height);
+  return Math.min(Math.max(base, needed), Math.max(base, Math.round(width)));
+}

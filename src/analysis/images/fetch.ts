@@ -1,8 +1,15 @@
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
 import { AppError, ErrorCode } from '../errors.ts';
-import { boundCivitaiImageWidth, isCivitaiImageHost } from './civitai-cdn.ts';
-import { type FetchedImage, type ImageFetcher, type ImageSkip, ImageSkipReason, skip } from './types.ts';
+import { boundCivitaiImageWidth, DEFAULT_CDN_WIDTH, isCivitaiImageHost } from './civitai-cdn.ts';
+import {
+  type FetchedImage,
+  type ImageFetcher,
+  type ImageFetchOptions,
+  type ImageSkip,
+  ImageSkipReason,
+  skip,
+} from './types.ts';
 
 export interface ImageFetcherOptions {
   /** The one HTTP dispatcher of the process (timeouts, connection pool); tests pass a loopback agent. */
@@ -55,10 +62,15 @@ export function createImageFetcher(options: ImageFetcherOptions): ImageFetcher {
   const maxBytes = positiveInt('maxBytes', options.maxBytes ?? 20 * 1024 * 1024);
   const timeoutMs = positiveInt('timeoutMs', options.timeoutMs ?? 20_000);
   const maxRedirects = options.maxRedirects ?? 3;
-  const cdnWidth = options.cdnWidth === undefined ? 512 : options.cdnWidth;
+  const cdnWidth = options.cdnWidth === undefined ? DEFAULT_CDN_WIDTH : options.cdnWidth;
 
-  const fetchOnce = async (start: string, signal?: AbortSignal): Promise<FetchedImage | ImageSkip> => {
-    let current = cdnWidth === null ? start : boundCivitaiImageWidth(start, cdnWidth);
+  const fetchOnce = async (
+    start: string,
+    signal?: AbortSignal,
+    perImage: ImageFetchOptions = {},
+  ): Promise<FetchedImage | ImageSkip> => {
+    const width = perImage.cdnWidth ?? cdnWidth;
+    let current = width === null ? start : boundCivitaiImageWidth(start, width);
     for (let hop = 0; hop <= maxRedirects; hop++) {
       let url: URL;
       try {

@@ -44,5 +44,10 @@ export interface FetchedImage {
 
 /** Downloads one image under the allow-list and limits; expected failures are results, not throws. */
 export interface ImageFetcher {
-  fetch(url: string, signal?: AbortSignal): Promise<FetchedImage | ImageSkip>;
+  fetch(url: string, signal?: AbortSignal, options?: ImageFetchOptions): Promise<FetchedImage | ImageSkip>;
+}
+
+export interface ImageFetchOptions {
+  /** Width to ask Civitai's CDN for, instead of the fetcher's default. */
+  cdnWidth?: number;
 }
