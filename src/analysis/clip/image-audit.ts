@@ -275,6 +275,7 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
   const embedPrompts = async (): Promise<void> => {
     for (let start = 0; start < missingTexts.length; start += batchSize) {
       checkAbort(signal);
+      if (failure !== null) return; // a producer failed: the audit ends with its error
       const chunk = missingTexts.slice(start, start + batchSize);
       const embedded = await scorer.embedTexts(chunk);
       for (const [k, prompt] of chunk.entries()) {
