@@ -12,7 +12,7 @@ import { type ImageAuditInput, scoreImagePrompts } from '../../src/analysis/clip
 import { type ClipScorer, createClipScorer } from '../../src/analysis/clip/scorer.ts';
 import { hasCode } from '../../src/analysis/errors.ts';
 import { createImageFetcher } from '../../src/analysis/images/fetch.ts';
-import type { ImageFetcher } from '../../src/analysis/images/types.ts';
+import type { ImageFetcher, ImageFetchOptions } from '../../src/analysis/images/types.ts';
 import type { ProgressEvent } from '../../src/analysis/ports.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -187,22 +187,53 @@ describe('scoreImagePrompts end to end (tiny models, loopback images)', () => {
     assert.ok(r.notes.some((n) => n.includes('distinct prompts')));
   });
 
-  test('wide images are asked for wide enough from the CDN that CLIP never upsamples them', async () => {
+  test("the fetcher is told each image's size and CLIP's 224-px minimum, and caches by the URL requested", async () => {
     const real = createImageFetcher({ dispatcher: agent, extraAllowedOrigins: [origin] });
-    const asked = new Map<string, number | undefined>();
+    const asked = new Map<string, ImageFetchOptions | undefined>();
+    const keyed: string[] = [];
     const fetcher: ImageFetcher = {
       fetch: (url, signal, options) => {
-        asked.set(url, options?.cdnWidth);
+        asked.set(url, options);
         return real.fetch(url, signal, options);
+      },
+      requestUrl: (url, options) => {
+        const u = `${real.requestUrl(url, options)}#w=${options?.width ?? 'unknown'}`;
+        keyed.push(u);
+        return u;
       },
     };
     const rows = inputs().slice(0, 3);
     rows[0] = { ...rows[0]!, width: 3072, height: 1024 };
-    rows[1] = { ...rows[1]!, width: 832, height: 1216 };
-    await scoreImagePrompts({ images: rows, scorer, fetcher, options: {} });
-    assert.equal(asked.get(rows[0]!.url), 672);
-    assert.equal(asked.get(rows[1]!.url), 512);
-    assert.equal(asked.get(rows[2]!.url), 512);
+    rows[1] = { ...rows[1]!, width: 0, height: 0 }; // Civitai sometimes reports 0: unknown, not an error
+    const cache = memoryEmbeddingCache();
+    await scoreImagePrompts({ images: rows, scorer, fetcher, cache, options: {} });
+    assert.deepEqual(asked.get(rows[0]!.url), { width: 3072, height: 1024, minShortSide: 224 });
+    assert.deepEqual(asked.get(rows[1]!.url), { width: 0, height: 0, minShortSide: 224 });
+    assert.deepEqual(asked.get(rows[2]!.url), { width: undefined, height: undefined, minShortSide: 224 });
+    const second = await scoreImagePrompts({ images: rows, scorer, fetcher, cache, options: {} });
+    assert.equal(second.stats.imageCacheHits, 3);
+    assert.ok(keyed.includes(`${rows[0]!.url}#w=3072`));
+  });
+
+  test('a failing download ends the audit with its error and no image-stage progress', async () => {
+    const fetcher: ImageFetcher = {
+      fetch: async () => {
+        throw new Error('disk full');
+      },
+      requestUrl: (url) => url,
+    };
+    const events: ProgressEvent[] = [];
+    await assert.rejects(
+      scoreImagePrompts({
+        images: inputs(),
+        scorer,
+        fetcher,
+        options: {},
+        onProgress: (e) => events.push(e),
+      }),
+      /disk full/,
+    );
+    assert.ok(!events.some((e) => e.stage === 'clip-images'), JSON.stringify(events));
   });
 
   test('an aborted audit throws ABORTED', async () => {

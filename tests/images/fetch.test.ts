@@ -186,6 +186,22 @@ describe('Civitai CDN URLs', () => {
     }
   });
 
+  test("the fetcher's requested URL: panoramas wider, its own base width kept, null keeps URLs as given", () => {
+    const url = `${base}/width=1024/123.jpeg`;
+    const wide = { width: 3072, height: 1024, minShortSide: 224 };
+    const tall = { width: 832, height: 1216, minShortSide: 224 };
+    const dispatcher = new Agent();
+    const f512 = createImageFetcher({ dispatcher });
+    assert.equal(f512.requestUrl(url), `${base}/width=512/123.jpeg`);
+    assert.equal(f512.requestUrl(url, tall), `${base}/width=512/123.jpeg`);
+    assert.equal(f512.requestUrl(url, wide), `${base}/width=672/123.jpeg`);
+    const f1024 = createImageFetcher({ dispatcher, cdnWidth: 1024 });
+    assert.equal(f1024.requestUrl(url, tall), url);
+    const asIs = createImageFetcher({ dispatcher, cdnWidth: null });
+    assert.equal(asIs.requestUrl(`${base}/original=true/123.jpeg`, wide), `${base}/original=true/123.jpeg`);
+    void dispatcher.close();
+  });
+
   test('non-Civitai URLs are untouched', () => {
     assert.equal(
       boundCivitaiImageWidth('http://127.0.0.1:9/a/b/width=1024/c.png', 512),

@@ -92,6 +92,29 @@ describe('WebAssembly SIMD resampling', () => {
     assert.deepEqual(pilBicubicResizeWindow(big, win, 'wasm').data, js.data);
   });
 
+  test('windows outside the resized image, bad channel counts and short buffers are refused by both backends', () => {
+    const img: RawImage = { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4, channels: 3 };
+    const ok = { outWidth: 2, outHeight: 2, left: 0, top: 0, width: 2, height: 2 };
+    for (const backend of ['js', 'wasm'] as const) {
+      for (const win of [
+        { ...ok, top: 30 },
+        { ...ok, left: 1 },
+        { ...ok, width: 0 },
+        { ...ok, outWidth: 0 },
+        { ...ok, left: -1 },
+        { ...ok, height: 1.5 },
+      ]) {
+        assert.throws(() => pilBicubicResizeWindow(img, win, backend), /out of range/, JSON.stringify(win));
+      }
+      assert.throws(() => pilBicubicResizeWindow({ ...img, channels: 1 }, ok, backend), /out of range/);
+      assert.throws(
+        () => pilBicubicResizeWindow({ ...img, data: new Uint8Array(5) }, ok, backend),
+        /out of range/,
+      );
+      assert.equal(pilBicubicResizeWindow(img, ok, backend).data.length, 12);
+    }
+  });
+
   test('the embedded module was built from the current resample.c (run `npm run build:wasm` after editing it)', () => {
     const source = readFileSync(new URL('../../src/analysis/images/wasm/resample.c', import.meta.url));
     assert.equal(createHash('sha256').update(source).digest('hex'), RESAMPLE_WASM_SOURCE_SHA256);

@@ -8,7 +8,7 @@ export interface EmbeddingCache {
 
 const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
 
-/** Key of an image embedding: hash of the image URL as listed by Civitai + the CLIP model id. */
+/** Key of an image embedding: hash of the image URL requested (CDN width included) + the CLIP model id. */
 export function imageEmbeddingKey(url: string, modelId: string): string {
   return `img:${modelId}:${sha256(url)}`;
 }

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../errors.ts';
-import { cdnWidthForShortSide } from '../images/civitai-cdn.ts';
 import { CLIP_IMAGE_SIZE, clipTensor } from '../images/clip-preprocess.ts';
 import { type DecodeLimits, decodeImage } from '../images/decode.ts';
 import {
@@ -31,8 +30,8 @@ export const imageAuditInputSchema = z.object({
   url: z.string().min(1),
   prompt: z.string().nullable(),
   /** Original size from Civitai's metadata, when known: wide images are asked for wider from the CDN. */
-  width: z.number().positive().nullish(),
-  height: z.number().positive().nullish(),
+  width: z.number().nullish(),
+  height: z.number().nullish(),
 });
 export type ImageAuditInput = z.infer<typeof imageAuditInputSchema>;
 
@@ -222,7 +221,7 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
     done += 1;
     if (imageStage) progress({ stage: 'clip-images', done, total });
   };
-  const pending: Array<{ index: number; tensor: Float32Array }> = [];
+  const pending: Array<{ index: number; key: string; tensor: Float32Array }> = [];
   const maxPending = batchSize * 2;
   const wake = signalBox();
   let producersLeft = concurrency;
@@ -235,7 +234,9 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
         checkAbort(signal);
         const index = todo[next++]!;
         const img = images[index]!;
-        const key = imageEmbeddingKey(img.url, scorer.modelId);
+        const fetchOptions = { width: img.width, height: img.height, minShortSide: CLIP_IMAGE_SIZE };
+        // Keyed on the rendition actually requested: another CDN width is another image.
+        const key = imageEmbeddingKey(fetcher.requestUrl(img.url, fetchOptions), scorer.modelId);
         const hit = cache ? await cache.get(key) : undefined;
         if (hit && hit.length === dim) {
           imageEmbeddings.set(index, hit);
@@ -243,9 +244,7 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
           bump();
           continue;
         }
-        const got = await fetcher.fetch(img.url, signal, {
-          cdnWidth: cdnWidthForShortSide(img.width, img.height, CLIP_IMAGE_SIZE),
-        });
+        const got = await fetcher.fetch(img.url, signal, fetchOptions);
         if (!got.ok) {
           skips.set(index, got);
           bump();
@@ -261,7 +260,7 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
         // Only the 224×224 tensor outlives this iteration; pixels and bytes are dropped here.
         const tensor = clipTensor(decoded);
         while (pending.length >= maxPending && failure === null) await wake.wait();
-        pending.push({ index, tensor });
+        pending.push({ index, key, tensor });
         wake.notify();
       }
     } catch (error) {
@@ -303,6 +302,7 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
       wake.notify();
       return;
     }
+    if (failure !== null) return;
     imageStage = true;
     if (total > 0) progress({ stage: 'clip-images', done, total });
     while (failure === null) {
@@ -314,8 +314,7 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
           imageBatches += 1;
           for (const [k, item] of batch.entries()) {
             imageEmbeddings.set(item.index, embeddings[k]!);
-            if (cache)
-              await cache.set(imageEmbeddingKey(images[item.index]!.url, scorer.modelId), embeddings[k]!);
+            if (cache) await cache.set(item.key, embeddings[k]!);
             bump();
           }
         } catch (error) {

@@ -1,7 +1,12 @@
 import type { Dispatcher } from 'undici';
 import { request } from 'undici';
 import { AppError, ErrorCode } from '../errors.ts';
-import { boundCivitaiImageWidth, DEFAULT_CDN_WIDTH, isCivitaiImageHost } from './civitai-cdn.ts';
+import {
+  boundCivitaiImageWidth,
+  cdnWidthForShortSide,
+  DEFAULT_CDN_WIDTH,
+  isCivitaiImageHost,
+} from './civitai-cdn.ts';
 import {
   type FetchedImage,
   type ImageFetcher,
@@ -22,7 +27,10 @@ export interface ImageFetcherOptions {
   timeoutMs?: number;
   /** Redirects followed, each re-checked against the allow-list (default 3). */
   maxRedirects?: number;
-  /** Width requested from Civitai's CDN (default 512); null keeps URLs as given. */
+  /**
+   * Width requested from Civitai's CDN (default 512; wider for panoramas when the caller gives a minimum
+   * short side); null keeps URLs as given.
+   */
   cdnWidth?: number | null;
 }
 
@@ -64,13 +72,21 @@ export function createImageFetcher(options: ImageFetcherOptions): ImageFetcher {
   const maxRedirects = options.maxRedirects ?? 3;
   const cdnWidth = options.cdnWidth === undefined ? DEFAULT_CDN_WIDTH : options.cdnWidth;
 
+  const requestUrl = (start: string, perImage: ImageFetchOptions = {}): string => {
+    if (cdnWidth === null) return start;
+    const width =
+      perImage.minShortSide === undefined
+        ? cdnWidth
+        : cdnWidthForShortSide(perImage.width, perImage.height, perImage.minShortSide, cdnWidth);
+    return boundCivitaiImageWidth(start, width);
+  };
+
   const fetchOnce = async (
     start: string,
     signal?: AbortSignal,
     perImage: ImageFetchOptions = {},
   ): Promise<FetchedImage | ImageSkip> => {
-    const width = perImage.cdnWidth ?? cdnWidth;
-    let current = width === null ? start : boundCivitaiImageWidth(start, width);
+    let current = requestUrl(start, perImage);
     for (let hop = 0; hop <= maxRedirects; hop++) {
       let url: URL;
       try {
@@ -159,5 +175,5 @@ export function createImageFetcher(options: ImageFetcherOptions): ImageFetcher {
     return skip(ImageSkipReason.TOO_MANY_REDIRECTS, `more than ${maxRedirects} redirects`);
   };
 
-  return { fetch: fetchOnce };
+  return { fetch: fetchOnce, requestUrl };
 }

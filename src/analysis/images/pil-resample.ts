@@ -4,6 +4,7 @@
  * the requested output window is computed: every output pixel depends only on its own coefficients,
  * so cropping after a full resize and resizing only the crop give identical values.
  */
+import { AppError, ErrorCode } from '../errors.ts';
 import { resampleWasm, type WasmArena } from './wasm/resample-wasm.ts';
 
 const PRECISION_BITS = 32 - 8 - 2;
@@ -100,6 +101,7 @@ export function pilBicubicResizeWindow(
   win: ResampleWindow,
   backend: ResampleBackend = 'auto',
 ): RawImage {
+  checkResizeInput(src, win);
   const { width: inW, height: inH } = src;
   const hor = win.outWidth !== inW ? coefficients(inW, win.outWidth, win.left, win.width) : null;
   const vert = win.outHeight !== inH ? coefficients(inH, win.outHeight, win.top, win.height) : null;
@@ -122,6 +124,30 @@ export function pilBicubicResizeWindow(
   if (wasm) return wasmPasses(wasm, passes);
   if (backend === 'wasm') throw new Error('WebAssembly SIMD resampling is not available in this runtime');
   return jsPasses(passes);
+}
+
+function checkResizeInput(src: RawImage, win: ResampleWindow): void {
+  const { width, height, channels } = src;
+  const whole = (n: number, min: number): boolean => Number.isSafeInteger(n) && n >= min;
+  const imageOk =
+    whole(width, 1) &&
+    whole(height, 1) &&
+    (channels === 3 || channels === 4) &&
+    src.data.length === width * height * channels;
+  const windowOk =
+    whole(win.outWidth, 1) &&
+    whole(win.outHeight, 1) &&
+    whole(win.left, 0) &&
+    whole(win.top, 0) &&
+    whole(win.width, 1) &&
+    whole(win.height, 1) &&
+    win.left + win.width <= win.outWidth &&
+    win.top + win.height <= win.outHeight;
+  if (!imageOk || !windowOk) {
+    throw new AppError(ErrorCode.INPUT_INVALID, 'Resize input or window out of range', {
+      details: { width, height, channels, bytes: src.data.length, window: win },
+    });
+  }
 }
 
 interface Passes {

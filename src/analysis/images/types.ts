@@ -45,9 +45,15 @@ export interface FetchedImage {
 /** Downloads one image under the allow-list and limits; expected failures are results, not throws. */
 export interface ImageFetcher {
   fetch(url: string, signal?: AbortSignal, options?: ImageFetchOptions): Promise<FetchedImage | ImageSkip>;
+  /** The URL `fetch` requests first (after the CDN width rewrite): what was downloaded, for cache keys. */
+  requestUrl(url: string, options?: ImageFetchOptions): string;
 }
 
+/** What is known of an image before downloading it, so the CDN rendition can be chosen. */
 export interface ImageFetchOptions {
-  /** Width to ask Civitai's CDN for, instead of the fetcher's default. */
-  cdnWidth?: number;
+  /** Original size from Civitai's metadata (null or < 1: unknown). */
+  width?: number | null | undefined;
+  height?: number | null | undefined;
+  /** The rendition's shorter side must be at least this (CLIP: 224); wide images are asked for wider. */
+  minShortSide?: number;
 }

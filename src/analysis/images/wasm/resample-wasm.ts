@@ -60,6 +60,7 @@ export class WasmArena {
 
   /** Reserve `bytes` (+ slack), growing memory when needed; returns the byte offset. */
   alloc(bytes: number): number {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`bad allocation size ${bytes}`);
     const at = this.top;
     this.top = align(at + bytes + SLACK);
     const have = this.exports.memory.buffer.byteLength;
