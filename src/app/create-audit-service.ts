@@ -81,7 +81,7 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceHandle {
     hooks: AuditHooks,
   ): Promise<Collected> =>
     collectRecords(
-      { client, records, logger },
+      { client, records, logger, clock },
       selection,
       {
         ...DEFAULT_CRAWL_OPTIONS,

@@ -93,13 +93,18 @@ describe('one model', () => {
   test('crawl record holds versions, changelogs, files, images with prompts, and the kohya header', async () => {
     const t = testClient(replay.url);
     const { records } = await collectRecords(
-      { client: t.client },
+      { client: t.client, clock: t.clock },
       { kind: 'model', ref: '101892' },
       DEFAULT_CRAWL_OPTIONS,
     );
     const [r] = records;
     assert.ok(r);
     assert.equal(r.id, 101892);
+    assert.equal(
+      r.fetchedAt,
+      new Date(t.clock.now()).toISOString(),
+      'fetchedAt comes from the injected clock',
+    );
     assert.equal(r.versions.length, 1);
     const v = r.versions[0]!;
     assert.deepEqual(v.triggerWords, ['RetroXL', 'toon (style)', 'flat color', 'black eyes']);

@@ -14,7 +14,7 @@ import type { ModelRecord, RecordCache } from '../civitai/record.ts';
 import { readLocalFile } from '../civitai/safetensors.ts';
 import type { Model } from '../civitai/schemas.ts';
 import { isAppError, UserInputError } from '../errors.ts';
-import { type Logger, silentLogger } from '../ports.ts';
+import { type Clock, type Logger, silentLogger, systemClock } from '../ports.ts';
 import type { AuditHooks, AuditSelection } from './types.ts';
 
 export interface CollectDeps {
@@ -23,6 +23,8 @@ export interface CollectDeps {
   logger?: Logger;
   /** Models crawled at the same time during a top-N run. */
   modelConcurrency?: number;
+  /** Stamps the records' `fetchedAt` (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface Collected {
@@ -55,7 +57,7 @@ export async function collectRecords(
       fromCache++;
       return cached;
     }
-    const record = await crawlModel(deps.client, model, options, { ...hooks, logger });
+    const record = await crawlModel(deps.client, model, options, { ...hooks, logger, clock: deps.clock });
     await deps.records?.set(record, variant);
     return record;
   };
@@ -164,7 +166,11 @@ async function collectLocalFile(
         ? 'Civitai has no published model with this file hash'
         : `the Civitai lookup failed (${error.userMessage})`;
     notes.push(`${basename(path)}: ${why}; only the local file header was analysed.`);
-    return { records: [localOnlyRecord(path, local.sha256, training)], notes, fromCache: 0 };
+    return {
+      records: [localOnlyRecord(path, local.sha256, training, deps.clock ?? systemClock)],
+      notes,
+      fromCache: 0,
+    };
   }
 }
 
@@ -172,6 +178,7 @@ function localOnlyRecord(
   path: string,
   sha256: string,
   training: ReturnType<typeof trainingFromHeader>,
+  clock: Clock,
 ): ModelRecord {
   const name = training.outputName ?? basename(path, '.safetensors');
   return {
@@ -230,7 +237,7 @@ function localOnlyRecord(
     targetVersionId: 0,
     comments: { status: 'skipped', reason: 'local file: not on Civitai', items: [] },
     fingerprint: sha256.slice(0, 16),
-    fetchedAt: new Date().toISOString(),
+    fetchedAt: new Date(clock.now()).toISOString(),
   };
 }
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { TopSelection } from '../audit/types.ts';
 import { AppError, isAppError, UserInputError } from '../errors.ts';
-import type { Logger, ProgressListener } from '../ports.ts';
-import { silentLogger } from '../ports.ts';
+import type { Clock, Logger, ProgressListener } from '../ports.ts';
+import { silentLogger, systemClock } from '../ports.ts';
 import type { CivitaiClient } from './client.ts';
 import { htmlToMarkdown, htmlToPlainText } from './html.ts';
 import type {
@@ -325,6 +325,8 @@ export interface CrawlHooks {
   signal?: AbortSignal | undefined;
   onProgress?: ProgressListener | undefined;
   logger?: Logger | undefined;
+  /** Stamps `fetchedAt` (default: the system clock). */
+  clock?: Clock | undefined;
 }
 
 /**
@@ -413,7 +415,7 @@ export async function crawlModel(
         : null,
     comments,
     fingerprint: modelFingerprint(model),
-    fetchedAt: new Date().toISOString(),
+    fetchedAt: new Date((hooks.clock ?? systemClock).now()).toISOString(),
   };
 }
 
