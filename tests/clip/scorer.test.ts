@@ -126,3 +126,46 @@ describe('CLIP scorer set-up errors', () => {
     );
   });
 });
+
+describe('CLIP variants', () => {
+  test('the quantized variant opens the *_quantized.onnx files and names them when missing', async () => {
+    const { dir } = await ensureTinyClipModels();
+    const only = await mkdtemp(join(tmpdir(), 'loralens-quantized-'));
+    try {
+      for (const f of ['vision_model_quantized.onnx', 'text_model_quantized.onnx']) {
+        await copyFile(join(dir, f), join(only, f));
+      }
+      const q = await createClipScorer({
+        modelDir: only,
+        vocabPath: VOCAB,
+        variant: 'quantized',
+        intraOpThreads: 1,
+      });
+      assert.equal(q.variant, 'quantized');
+      assert.match(q.modelId, /:quantized$/);
+      const [emb] = await q.embedImages(randomTensors(1, 3));
+      assert.equal(emb!.length, 512);
+      await q.dispose();
+      await assert.rejects(
+        createClipScorer({ modelDir: only, vocabPath: VOCAB, variant: 'fp32' }),
+        (e: unknown) => hasCode(e, 'MODEL_MISSING') && /vision_model\.onnx/.test((e as Error).message),
+      );
+    } finally {
+      await rm(only, { recursive: true, force: true });
+    }
+  });
+
+  test('embeddings of the two variants never share cache keys (the model id differs)', async () => {
+    const { dir } = await ensureTinyClipModels();
+    const a = await createClipScorer({ modelDir: dir, vocabPath: VOCAB, intraOpThreads: 1 });
+    const b = await createClipScorer({
+      modelDir: dir,
+      vocabPath: VOCAB,
+      variant: 'quantized',
+      intraOpThreads: 1,
+    });
+    assert.notEqual(a.modelId, b.modelId);
+    await a.dispose();
+    await b.dispose();
+  });
+});
