@@ -49,6 +49,10 @@ describe('CLIP tokenizer against the reference ids', () => {
       reference.some((r) => r.text.includes('&amp;')),
       'HTML entities present',
     );
+    assert.ok(
+      reference.filter((r) => r.source.startsWith('mojibake:')).length >= 15,
+      'mojibake prompts present',
+    );
   });
 
   for (const row of reference) {

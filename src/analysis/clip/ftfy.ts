@@ -10,17 +10,18 @@
  * (sloppy-* codecs, utf-8-variants). Character data is generated from ftfy itself into
  * `ftfy-data.ts`. Byte strings are JS "binary strings" (one char per byte, 0x00–0xFF).
  */
-import { HTML5_ENTITY_DATA } from './html5-entities.ts';
+
 import {
+  MOJIBAKE_CATEGORIES as C,
   CHARMAP_ENCODINGS,
-  CONTROL_CHARS,
   type CharmapEncoding,
+  CONTROL_CHARS,
   DECODING_TABLES,
   LIGATURES,
-  MOJIBAKE_CATEGORIES as C,
   UTF8_CLUES as U,
   WIDTH_MAP,
 } from './ftfy-data.ts';
+import { HTML5_ENTITY_DATA } from './html5-entities.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Python's html.unescape (CLIP runs it twice after ftfy; ftfy uses it for numeric references)
@@ -94,13 +95,6 @@ function encodeCharmap(text: string, encoding: CharmapEncoding): string {
   return out;
 }
 
-function decodeCharmap(bytes: string, encoding: CharmapEncoding): string {
-  const table = DECODING_TABLES[encoding];
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += table[bytes.charCodeAt(i)];
-  return out;
-}
-
 function binaryToBytes(bytes: string): Uint8Array {
   const out = new Uint8Array(bytes.length);
   for (let i = 0; i < bytes.length; i++) out[i] = bytes.charCodeAt(i);
@@ -151,10 +145,14 @@ function decodeUtf8Variants(bytes: string): string | null {
     if (b === 0xed && n - i >= 6) {
       const six = bytes.slice(i, i + 6);
       const five = bytes.slice(i, i + 5);
-      if (CESU8_BODY.test(six) || (finalNewlineAt(i + 5) && /^\xed[\xa0-\xaf][\x80-\xbf]\xed[\xb0-\xbf]$/.test(five))) {
+      if (
+        CESU8_BODY.test(six) ||
+        (finalNewlineAt(i + 5) && /^\xed[\xa0-\xaf][\x80-\xbf]\xed[\xb0-\xbf]$/.test(five))
+      ) {
         if (!flush(i)) return null;
         const c = (k: number): number => bytes.charCodeAt(i + k);
-        const cp = ((c(1) & 0x0f) << 16) + ((c(2) & 0x3f) << 10) + ((c(4) & 0x0f) << 6) + (c(5) & 0x3f) + 0x10000;
+        const cp =
+          ((c(1) & 0x0f) << 16) + ((c(2) & 0x3f) << 10) + ((c(4) & 0x0f) << 6) + (c(5) & 0x3f) + 0x10000;
         out += String.fromCodePoint(cp);
         i += 6;
         runStart = i;
@@ -182,7 +180,8 @@ function decodeStrictWindows1252(bytes: string): string | null {
 // badness.py
 
 // Python's `\s` (str patterns) and `\w` (Unicode alphanumerics and "_"); Python's `.` is "not \n".
-const PY_S = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const PY_S =
+  '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
 const PY_W = '[\\p{L}\\p{N}_]';
 
 const BADNESS_SOURCE = [
@@ -263,6 +262,7 @@ const ALTERED_UTF8_RE =
 
 // UTF-8 / CESU-8 sequences with lost continuation bytes (0x1A stands for a byte that became U+FFFD).
 const LOSSY_UTF8_RE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: byte 0x1A is ftfy's marker for a lost byte
   /[\xc2-\xdf][\x1a]|[\xc2-\xc3][?]|\xed[\xa0-\xaf][\x1a?]\xed[\xb0-\xbf][\x1a?\x80-\xbf]|\xed[\xa0-\xaf][\x1a?\x80-\xbf]\xed[\xb0-\xbf][\x1a?]|[\xe0-\xef][\x1a?][\x1a\x80-\xbf]|[\xe0-\xef][\x1a\x80-\xbf][\x1a?]|[\xf0-\xf4][\x1a?][\x1a\x80-\xbf][\x1a\x80-\xbf]|[\xf0-\xf4][\x1a\x80-\xbf][\x1a?][\x1a\x80-\xbf]|[\xf0-\xf4][\x1a\x80-\xbf][\x1a\x80-\xbf][\x1a?]|\x1a/g;
 
 const ALTERED_UTF8_TEST = new RegExp(ALTERED_UTF8_RE.source);
@@ -309,6 +309,7 @@ export function unescapeHtmlEntities(text: string): string {
   });
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the terminal escapes this removes
 const ANSI_RE = /\x1b\[(?:\p{Nd}|;)*[a-zA-Z]/gu;
 export function removeTerminalEscapes(text: string): string {
   return text.replace(ANSI_RE, '');
@@ -435,7 +436,8 @@ function fixEncodingOneStep(text: string): { text: string; steps: FtfyStep[] } {
     }
   }
 
-  if (C1_CONTROL_RE.test(text)) return { text: fixC1Controls(text), steps: [['transcode', 'fix_c1_controls']] };
+  if (C1_CONTROL_RE.test(text))
+    return { text: fixC1Controls(text), steps: [['transcode', 'fix_c1_controls']] };
   return unchanged;
 }
 
