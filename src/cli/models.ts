@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import { Agent, type Dispatcher } from 'undici';
@@ -17,10 +18,14 @@ export interface RunModelsOptions {
   trustOnFirstUse?: boolean;
   dir?: string;
   manifestPath?: string;
+  /** Where files marked `bundled` in the manifest live (default: the package's assets/models). */
+  bundledDir?: string;
   /** Injected for tests; by default one undici Agent for this command. */
   dispatcher?: Dispatcher;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  /** Waits between resume attempts (injected by tests; default 500 ms × attempt). */
+  sleep?: (ms: number) => Promise<void>;
   /** Progress bar on stderr (default: when stderr is a TTY). */
   progressBar?: boolean;
   logger?: Logger;
@@ -30,9 +35,15 @@ function formatMiB(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+function bundledProblem(file: string, path: string, status: string): string {
+  const what = status === 'missing' ? 'is missing' : `does not match the manifest (${status})`;
+  return `${file} ships with loralens, but ${path} ${what}; restore it from the package (e.g. \`git checkout assets/models\`).`;
+}
+
 /**
  * `npm run models` / `loralens models [--check] [--variant fp32|quantized|all] [--trust-on-first-use]`:
- * download (resumable, sha256-checked) or verify the model files of the manifest. Returns the exit code
+ * download (resumable, sha256-checked) or verify the model files of the manifest; files marked
+ * `bundled` (the CLIP vocabulary) ship with the package and are only verified. Returns the exit code
  * (0 all good, 1 a download/check failed); throws INPUT_INVALID for an unknown group.
  */
 export async function runModels(options: RunModelsOptions = {}): Promise<number> {
@@ -47,10 +58,11 @@ export async function runModels(options: RunModelsOptions = {}): Promise<number>
     throw new UserInputError(`Unknown model variant "${group}": use one of ${groups} or all.`);
   }
 
+  const bundledDir = options.bundledDir ?? DEFAULT_MODELS_DIR;
   if (options.check) {
     let bad = 0;
     for (const f of files) {
-      const c = await checkModelFile(f, dir);
+      const c = await checkModelFile(f, f.bundled ? bundledDir : dir);
       if (c.status !== 'ok') bad += 1;
       out.write(
         `${c.status === 'ok' ? 'ok      ' : 'PROBLEM '} ${f.file}  ${c.status}${c.sha256 ? `  sha256=${c.sha256}` : ''}\n`,
@@ -70,6 +82,18 @@ export async function runModels(options: RunModelsOptions = {}): Promise<number>
   let failures = 0;
   try {
     for (const f of files) {
+      if (f.bundled) {
+        const c = await checkModelFile(f, bundledDir);
+        if (c.status === 'ok') {
+          out.write(
+            `ok       ${f.file}  ${formatMiB(c.size ?? 0)}  sha256=${c.sha256} (ships with loralens)\n`,
+          );
+        } else {
+          failures += 1;
+          err.write(`FAILED   ${f.file}: ${bundledProblem(f.file, join(bundledDir, f.file), c.status)}\n`);
+        }
+        continue;
+      }
       const bar = showBar
         ? new SingleBar({
             format: `${f.file} [{bar}] {percentage}% {value}/{total} bytes`,
@@ -83,6 +107,7 @@ export async function runModels(options: RunModelsOptions = {}): Promise<number>
           dispatcher,
           trustOnFirstUse: options.trustOnFirstUse ?? false,
           ...(options.logger ? { logger: options.logger } : {}),
+          ...(options.sleep ? { sleep: options.sleep } : {}),
           onProgress: (e) => {
             if (bar) {
               if (e.total > 0) bar.setTotal(e.total);

@@ -1,31 +1,54 @@
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { CLIP_VOCAB_FILE } from '../analysis/clip/scorer.ts';
-import { loadClipTokenizer } from '../analysis/clip/tokenizer.ts';
-import { UserInputError } from '../analysis/errors.ts';
+import {
+  BUNDLED_CLIP_VOCAB_PATH,
+  type ClipTokenizer,
+  loadClipTokenizer,
+} from '../analysis/clip/tokenizer.ts';
+import { AppError, isAppError, UserInputError } from '../analysis/errors.ts';
 
 const lineSchema = z.object({ text: z.string() });
 
-/** Where `npm run models` puts the CLIP vocabulary. */
-export const DEFAULT_VOCAB_PATH = fileURLToPath(
-  new URL(`../../assets/models/${CLIP_VOCAB_FILE}`, import.meta.url),
-);
+/** The CLIP vocabulary that ships with loralens (no download needed). */
+export const DEFAULT_VOCAB_PATH = BUNDLED_CLIP_VOCAB_PATH;
+
+/** Load the vocabulary; a failed check is the user's to fix (exit 2), with a hint on what to do. */
+async function openTokenizer(vocabPath: string | undefined, bundled: string): Promise<ClipTokenizer> {
+  try {
+    return await loadClipTokenizer(vocabPath ?? bundled);
+  } catch (error) {
+    if (!isAppError(error) || (error.code !== 'MODEL_MISSING' && error.code !== 'MODEL_INVALID')) throw error;
+    const hint =
+      vocabPath === undefined
+        ? ' It ships with loralens: restore assets/models from the package (e.g. `git checkout assets/models`).'
+        : ' Pass --vocab a copy of bpe_simple_vocab_16e6.txt.gz, or leave --vocab out to use the one that ships with loralens.';
+    throw new AppError(error.code, error.message, {
+      cause: error,
+      details: error.details,
+      userMessage: `${error.userMessage}${hint}`,
+      userFault: true,
+    });
+  }
+}
 
 /**
  * `loralens tokenize`: JSON lines `{"text": …}` on `input`, one JSON line
  * `{"ids": [77 ints], "n_tokens": int, "truncated": bool}` per input line on `output`, ids exactly as
  * CLIP's `tokenize(text, context_length=77, truncate=True)`; the prompt cleaner is not applied.
  * `n_tokens` counts the untruncated sequence including the start and end tokens. A malformed line gets
- * `{"error": …}` in its place and, after all lines, INPUT_INVALID is thrown (exit 2). Throws MODEL_MISSING
- * when the vocabulary is absent.
+ * `{"error": …}` in its place and, after all lines, INPUT_INVALID is thrown (exit 2). The vocabulary is
+ * the shipped one unless `vocabPath` is given; MODEL_MISSING / MODEL_INVALID (user fault, exit 2) name the
+ * check that failed and the path read.
  */
 export async function runTokenize(
   input: NodeJS.ReadableStream,
   output: NodeJS.WritableStream,
-  options: { vocabPath?: string } = {},
+  options: {
+    vocabPath?: string /** Where the shipped vocabulary is (tests). */;
+    bundledVocabPath?: string;
+  } = {},
 ): Promise<void> {
-  const tokenizer = await loadClipTokenizer(options.vocabPath ?? DEFAULT_VOCAB_PATH);
+  const tokenizer = await openTokenizer(options.vocabPath, options.bundledVocabPath ?? DEFAULT_VOCAB_PATH);
   const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
   const bad: number[] = [];
   let lineNo = 0;

@@ -15,7 +15,7 @@ import { runTokenize } from '../../src/cli/tokenize.ts';
 import { closeLocal, listenLocal } from '../support/local-server.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const VOCAB = resolve(repoRoot, '..', 'shared', 'models', 'clip-tokenizer', 'bpe_simple_vocab_16e6.txt.gz');
+const VOCAB = resolve(repoRoot, 'assets', 'models', 'bpe_simple_vocab_16e6.txt.gz');
 
 async function tokenize(input: string): Promise<{ lines: unknown[]; error: unknown }> {
   const out = new PassThrough();
@@ -64,10 +64,13 @@ describe('loralens tokenize', () => {
     assert.ok(hasCode(error, 'INPUT_INVALID'));
   });
 
-  test('a missing vocabulary is MODEL_MISSING naming `npm run models`', async () => {
+  test('a missing --vocab file is MODEL_MISSING (exit 2) naming the path', async () => {
     await assert.rejects(
       runTokenize(Readable.from(['{"text":"x"}\n']), new PassThrough(), { vocabPath: '/nonexistent/v.gz' }),
-      (e: unknown) => hasCode(e, 'MODEL_MISSING') && e.userMessage.includes('npm run models'),
+      (e: unknown) =>
+        hasCode(e, 'MODEL_MISSING') &&
+        e.userFault &&
+        e.userMessage.includes('/nonexistent/v.gz does not exist'),
     );
   });
 });
@@ -144,7 +147,8 @@ describe('loralens models', () => {
     assert.equal(r.ok, false);
     if (!r.ok) {
       assert.match(r.sentence, /npm run models/);
-      assert.deepEqual(r.missing, ['vision_model.onnx', 'text_model.onnx', 'bpe_simple_vocab_16e6.txt.gz']);
+      // The vocabulary ships with loralens; only the towers are downloaded.
+      assert.deepEqual(r.missing, ['vision_model.onnx', 'text_model.onnx']);
     }
   });
 });

@@ -14,7 +14,7 @@ import {
   downloadModelFile,
   ModelIntegrityError,
 } from '../../src/analysis/models/downloader.ts';
-import { loadModelManifest, type ModelFile } from '../../src/analysis/models/manifest.ts';
+import { loadModelManifest, type ModelFile, selectModelFiles } from '../../src/analysis/models/manifest.ts';
 import type { ProgressEvent } from '../../src/analysis/ports.ts';
 import { seededRandom } from '../../src/analysis/stats/random.ts';
 import { closeLocal, listenLocal } from '../support/local-server.ts';
@@ -86,6 +86,7 @@ function entry(over: Partial<ModelFile> = {}): ModelFile {
     sha256: blobSha,
     size: blob.length,
     pinned: true,
+    bundled: false,
     licence: 'test',
     groups: ['fp32'],
     inputs: [],
@@ -204,11 +205,20 @@ describe('the shipped manifest', () => {
     );
   });
 
-  test('the pinned vocabulary hash matches the shared copy of the file', async () => {
+  test('the vocabulary ships in assets/models with its pinned hash; `npm run models` fetches only the towers', async () => {
     const m = await loadModelManifest(resolve(repoRoot, 'assets/models/manifest.json'));
     const vocab = m.files.find((f) => f.file === 'bpe_simple_vocab_16e6.txt.gz')!;
-    const bytes = await readFile(resolve(repoRoot, '..', 'shared', 'models', 'clip-tokenizer', vocab.file));
+    assert.equal(vocab.bundled, true);
+    const bytes = await readFile(resolve(repoRoot, 'assets', 'models', vocab.file));
     assert.equal(bytes.length, vocab.size);
     assert.equal(createHash('sha256').update(bytes).digest('hex'), vocab.sha256);
+    for (const group of ['fp32', 'quantized']) {
+      const downloaded = selectModelFiles(m, group).filter((f) => !f.bundled);
+      assert.ok(
+        downloaded.every((f) => f.file.endsWith('.onnx')),
+        group,
+      );
+      assert.equal(downloaded.length, 2, group);
+    }
   });
 });

@@ -7,7 +7,7 @@ import { clipCleanText, unescapeHtml } from '../../src/analysis/clip/text-clean.
 import { type ClipTokenizer, loadClipTokenizer } from '../../src/analysis/clip/tokenizer.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const VOCAB = resolve(repoRoot, '..', 'shared', 'models', 'clip-tokenizer', 'bpe_simple_vocab_16e6.txt.gz');
+const VOCAB = resolve(repoRoot, 'assets', 'models', 'bpe_simple_vocab_16e6.txt.gz');
 
 interface ReferenceRow {
   source: string;

@@ -7,7 +7,12 @@ import { AppError, ErrorCode } from '../errors.ts';
 import { CLIP_IMAGE_SIZE, CLIP_TENSOR_LENGTH } from '../images/clip-preprocess.ts';
 import { type Logger, silentLogger } from '../ports.ts';
 import { CLIP_DEFAULT_BATCH } from './defaults.ts';
-import { CLIP_CONTEXT_LENGTH, type ClipTokenizer, loadClipTokenizer } from './tokenizer.ts';
+import {
+  BUNDLED_CLIP_VOCAB_PATH,
+  CLIP_CONTEXT_LENGTH,
+  type ClipTokenizer,
+  loadClipTokenizer,
+} from './tokenizer.ts';
 
 export const CLIP_VOCAB_FILE = 'bpe_simple_vocab_16e6.txt.gz';
 
@@ -67,7 +72,7 @@ export interface ClipScorerOptions {
   intraOpThreads?: number;
   /** Images/texts per session.run (default {@link CLIP_DEFAULT_BATCH}). */
   batchSize?: number;
-  /** Defaults to `<modelDir>/bpe_simple_vocab_16e6.txt.gz`. */
+  /** Defaults to the vocabulary that ships with loralens (assets/models/bpe_simple_vocab_16e6.txt.gz). */
   vocabPath?: string;
   /** Windows per prompt at most (default 8, i.e. 600 BPE tokens). */
   maxWindows?: number;
@@ -193,7 +198,7 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
   const files = CLIP_MODEL_FILES[variant];
   const visionPath = join(options.modelDir, files.vision);
   const textPath = join(options.modelDir, files.text);
-  const vocabPath = options.vocabPath ?? join(options.modelDir, CLIP_VOCAB_FILE);
+  const vocabPath = options.vocabPath ?? BUNDLED_CLIP_VOCAB_PATH;
   await requireFile(visionPath, 'CLIP vision model');
   await requireFile(textPath, 'CLIP text model');
   const tokenizer = await loadClipTokenizer(vocabPath);

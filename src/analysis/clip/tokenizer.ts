@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { AppError, ErrorCode } from '../errors.ts';
 import { clipCleanText } from './text-clean.ts';
@@ -8,6 +10,15 @@ export const CLIP_SOT = 49406;
 export const CLIP_EOT = 49407;
 const VOCAB_SIZE = 49408;
 const MERGE_COUNT = 49152 - 256 - 2;
+
+/** openai/CLIP's merges file, shipped with loralens in assets/models (MIT, Copyright (c) 2021 OpenAI). */
+export const CLIP_VOCAB_FILE_NAME = 'bpe_simple_vocab_16e6.txt.gz';
+/** The shipped vocabulary, found relative to this module (from src/ and from dist/), not the cwd. */
+export const BUNDLED_CLIP_VOCAB_PATH = fileURLToPath(
+  new URL(`../../../assets/models/${CLIP_VOCAB_FILE_NAME}`, import.meta.url),
+);
+/** sha256 of the decompressed merges text, so a re-compressed copy of the same vocabulary is accepted. */
+const CLIP_VOCAB_TEXT_SHA256 = '67603cfda2e032ad77b5f8808af37789d590db664b26df8705d2bf8b3c553fc8';
 
 /** One prompt as CLIP's `tokenize(text, context_length=77, truncate=True)` returns it. */
 export interface ClipTokenized {
@@ -204,26 +215,72 @@ export function createClipTokenizer(mergesText: string): ClipTokenizer {
   };
 }
 
+function vocabError(code: ErrorCode, path: string, problem: string, cause?: unknown): AppError {
+  return new AppError(code, `CLIP vocabulary ${path}: ${problem}`, {
+    ...(cause === undefined ? {} : { cause }),
+    details: { path },
+    userMessage: `The CLIP vocabulary ${path} ${problem}.`,
+  });
+}
+
 /**
- * Load the tokenizer from a gzipped `bpe_simple_vocab_16e6.txt.gz`.
- * Throws MODEL_MISSING when the file does not exist and MODEL_INVALID when it cannot be read as gzip.
+ * Load the tokenizer from a gzipped `bpe_simple_vocab_16e6.txt.gz` (default: the shipped copy), checking
+ * in turn that the file can be read, is gzip, holds CLIP's 48 894 BPE merges and is exactly CLIP's
+ * vocabulary (sha256 of the text); the error's sentence names the check that failed and the path.
+ * Throws MODEL_MISSING (nothing readable at the path) or MODEL_INVALID (any other check).
  */
-export async function loadClipTokenizer(gzPath: string): Promise<ClipTokenizer> {
+export async function loadClipTokenizer(gzPath: string = BUNDLED_CLIP_VOCAB_PATH): Promise<ClipTokenizer> {
   let raw: Buffer;
   try {
     raw = await readFile(gzPath);
   } catch (cause) {
-    throw new AppError(ErrorCode.MODEL_MISSING, `CLIP vocabulary not found at ${gzPath}`, {
-      cause,
-      details: { path: gzPath },
-      userMessage: 'The CLIP tokenizer vocabulary is missing: run `npm run models`.',
-    });
+    const code = (cause as NodeJS.ErrnoException).code;
+    const problem =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EISDIR'
+          ? 'is a directory, not a file'
+          : code === 'EACCES' || code === 'EPERM'
+            ? 'cannot be read (permission denied)'
+            : `cannot be read (${code ?? (cause as Error).message})`;
+    throw vocabError(ErrorCode.MODEL_MISSING, gzPath, problem, cause);
   }
-  let text: string;
+  if (raw.length < 2 || raw[0] !== 0x1f || raw[1] !== 0x8b) {
+    throw vocabError(
+      ErrorCode.MODEL_INVALID,
+      gzPath,
+      'is not a gzip file (it should be bpe_simple_vocab_16e6.txt.gz)',
+    );
+  }
+  let inflated: Buffer;
   try {
-    text = gunzipSync(raw).toString('utf8');
+    inflated = gunzipSync(raw);
   } catch (cause) {
-    throw new AppError(ErrorCode.MODEL_INVALID, `CLIP vocabulary at ${gzPath} is not gzip`, { cause });
+    throw vocabError(
+      ErrorCode.MODEL_INVALID,
+      gzPath,
+      `is a damaged gzip file (${(cause as Error).message})`,
+      cause,
+    );
   }
-  return createClipTokenizer(text);
+  let tokenizer: ClipTokenizer;
+  try {
+    tokenizer = createClipTokenizer(inflated.toString('utf8'));
+  } catch (cause) {
+    throw vocabError(
+      ErrorCode.MODEL_INVALID,
+      gzPath,
+      `does not hold CLIP's ${MERGE_COUNT} BPE merges (${(cause as Error).message})`,
+      cause,
+    );
+  }
+  const sha = createHash('sha256').update(inflated).digest('hex');
+  if (sha !== CLIP_VOCAB_TEXT_SHA256) {
+    throw vocabError(
+      ErrorCode.MODEL_INVALID,
+      gzPath,
+      `is not CLIP's vocabulary (sha256 of its text is ${sha.slice(0, 12)}…, expected ${CLIP_VOCAB_TEXT_SHA256.slice(0, 12)}…)`,
+    );
+  }
+  return tokenizer;
 }

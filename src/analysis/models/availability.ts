@@ -1,24 +1,30 @@
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CLIP_MODEL_FILES, CLIP_VOCAB_FILE, type ClipVariant } from '../clip/scorer.ts';
+import { basename, join } from 'node:path';
+import { CLIP_MODEL_FILES, type ClipVariant } from '../clip/scorer.ts';
+import { BUNDLED_CLIP_VOCAB_PATH } from '../clip/tokenizer.ts';
 
 export type ClipModelAvailability = { ok: true } | { ok: false; missing: string[]; sentence: string };
 
 /**
- * Whether the CLIP files of `variant` are in `modelDir`; when not, the one sentence the audit prints
+ * Whether the CLIP towers of `variant` are in `modelDir` (and the shipped vocabulary is in place); when not, the one sentence the audit prints
  * (and writes to its outputs) before continuing without image–prompt matching.
  */
 export async function clipModelAvailability(
   modelDir: string,
   variant: ClipVariant = 'fp32',
 ): Promise<ClipModelAvailability> {
-  const files = [CLIP_MODEL_FILES[variant].vision, CLIP_MODEL_FILES[variant].text, CLIP_VOCAB_FILE];
+  // The BPE vocabulary ships with loralens; only the ONNX towers come from `npm run models`.
+  const paths = [
+    join(modelDir, CLIP_MODEL_FILES[variant].vision),
+    join(modelDir, CLIP_MODEL_FILES[variant].text),
+    BUNDLED_CLIP_VOCAB_PATH,
+  ];
   const missing: string[] = [];
-  for (const f of files) {
+  for (const p of paths) {
     try {
-      await access(join(modelDir, f));
+      await access(p);
     } catch {
-      missing.push(f);
+      missing.push(basename(p));
     }
   }
   if (missing.length === 0) return { ok: true };

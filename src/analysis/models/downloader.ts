@@ -113,6 +113,32 @@ export interface DownloadResult {
 }
 
 class TransientDownloadError extends Error {}
+
+/** The error code of a failed connection (undici passes Node's; happy-eyeballs may wrap several). */
+function networkErrorCode(error: unknown): string | null {
+  const e = error as { code?: unknown; errors?: Array<{ code?: unknown }> } | null;
+  if (typeof e?.code === 'string') return e.code;
+  const inner = e?.errors?.find((x) => typeof x?.code === 'string')?.code;
+  return typeof inner === 'string' ? inner : null;
+}
+
+/** The sentence for a host that cannot be reached at all, or null when the failure may be transient. */
+function unreachableSentence(code: string, host: string): string | null {
+  switch (code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+    case 'EAI_NONAME':
+      return `the name ${host.replace(/:\d+$/, '')} could not be resolved (DNS ${code}); check the network connection and DNS or proxy settings`;
+    case 'ECONNREFUSED':
+      return `${host} refused the connection (ECONNREFUSED); check the network connection and proxy settings`;
+    case 'ENETUNREACH':
+    case 'EHOSTUNREACH':
+      return `${host} is not reachable from this machine (${code}); check the network connection`;
+    default:
+      return null;
+  }
+}
 class RestartFromZero extends Error {}
 
 /** One GET (following redirects by hand) that appends to `part` from byte `offset`. Returns bytes now in `part`. */
@@ -137,7 +163,19 @@ async function fetchInto(
       });
     } catch (cause) {
       if (o.signal?.aborted) throw new AppError(ErrorCode.ABORTED, 'Model download aborted', { cause });
-      throw new TransientDownloadError((cause as Error).message, { cause });
+      const code = networkErrorCode(cause);
+      const unreachable = code ? unreachableSentence(code, url.host) : null;
+      if (unreachable) {
+        // Nothing to resume: the host cannot be reached at all, so retrying only delays the answer.
+        throw new AppError(ErrorCode.NETWORK, `Cannot reach ${url.host} for ${entry.file}: ${code}`, {
+          cause,
+          details: { file: entry.file, host: url.host, code },
+          userMessage: `Downloading ${entry.file} failed: ${unreachable}.`,
+        });
+      }
+      throw new TransientDownloadError(code ? `${code} from ${url.host}` : (cause as Error).message, {
+        cause,
+      });
     }
     res.body.on('error', () => {});
     if ([301, 302, 303, 307, 308].includes(res.statusCode)) {
@@ -173,13 +211,12 @@ async function fetchInto(
       return offset;
     } else {
       await res.body.dump().catch(() => undefined);
-      const err = new AppError(ErrorCode.NETWORK, `HTTP ${res.statusCode} for ${url}`, {
-        details: { status: res.statusCode, file: entry.file },
-        userMessage: `Downloading ${entry.file} failed with HTTP ${res.statusCode}.`,
-      });
       if (res.statusCode >= 500 || res.statusCode === 429)
-        throw new TransientDownloadError(err.message, { cause: err });
-      throw err;
+        throw new TransientDownloadError(`${url.host} answered HTTP ${res.statusCode}`);
+      throw new AppError(ErrorCode.NETWORK, `HTTP ${res.statusCode} for ${url}`, {
+        details: { status: res.statusCode, file: entry.file, url: String(url) },
+        userMessage: `Downloading ${entry.file} failed: ${url.host} answered HTTP ${res.statusCode}.`,
+      });
     }
     const out = createWriteStream(part, { flags: offset === 0 ? 'w' : 'a' });
     let written = offset;
@@ -191,6 +228,7 @@ async function fetchInto(
         if (entry.size !== null && written > entry.size) {
           throw new ModelIntegrityError(`${entry.file} is larger than the pinned ${entry.size} bytes`, {
             details: { file: entry.file, expectedSize: entry.size },
+            userMessage: `${entry.file} from ${url.host} is larger than the pinned ${entry.size} bytes; the download was discarded.`,
           });
         }
         if (!out.write(buf)) await once(out, 'drain');
@@ -213,7 +251,10 @@ async function fetchInto(
 /**
  * Download one manifest file into `dir` with sha256 verification, resume (HTTP Range on a `.part` file)
  * after dropped connections, and progress events. An unpinned file is only accepted with
- * `trustOnFirstUse`, which records its hash. Throws MODEL_INVALID ({@link ModelIntegrityError}) on a
+ * `trustOnFirstUse`, which records its hash. A host that cannot be reached (DNS failure, refused
+ * connection) fails at once; dropped connections and HTTP 5xx/429 are retried. Each error's
+ * `userMessage` says what failed, and offers a resume only when bytes were kept. Throws NETWORK (DNS,
+ * refused, HTTP status, retries used up), MODEL_INVALID ({@link ModelIntegrityError}) on a
  * size/hash mismatch, NETWORK after the retries, HOST_NOT_ALLOWED on a downgrade redirect, ABORTED.
  */
 export async function downloadModelFile(entry: ModelFile, options: DownloadOptions): Promise<DownloadResult> {
@@ -269,11 +310,17 @@ export async function downloadModelFile(entry: ModelFile, options: DownloadOptio
         continue;
       }
       if (!(error instanceof TransientDownloadError) || attempt >= maxRetries) {
+        if (error instanceof ModelIntegrityError) await rm(part, { force: true });
         if (error instanceof TransientDownloadError) {
+          const kept = (await sizeOf(part)) ?? 0;
+          const attempts = `${attempt + 1} attempt${attempt === 0 ? '' : 's'}`;
           throw new AppError(ErrorCode.NETWORK, `Download of ${entry.file} failed: ${error.message}`, {
             cause: error,
-            details: { file: entry.file, attempts: attempt + 1 },
-            userMessage: `Downloading ${entry.file} failed; run \`npm run models\` again to resume.`,
+            details: { file: entry.file, attempts: attempt + 1, keptBytes: kept },
+            userMessage:
+              kept > 0
+                ? `Downloading ${entry.file} failed after ${attempts} (${error.message}); the ${kept} bytes received are kept, run \`npm run models\` again to resume.`
+                : `Downloading ${entry.file} failed after ${attempts} (${error.message}).`,
           });
         }
         throw error;
@@ -294,7 +341,7 @@ export async function downloadModelFile(entry: ModelFile, options: DownloadOptio
     await rm(part, { force: true });
     throw new ModelIntegrityError(`${entry.file} has ${offset} bytes, expected ${entry.size}`, {
       details: { file: entry.file, size: offset, expectedSize: entry.size },
-      userMessage: `${entry.file} downloaded with the wrong size; run \`npm run models\` again.`,
+      userMessage: `${entry.file} downloaded with ${offset} bytes instead of the pinned ${entry.size}; the download was discarded.`,
     });
   }
   if (entry.sha256 !== null && digest !== entry.sha256) {
@@ -303,7 +350,7 @@ export async function downloadModelFile(entry: ModelFile, options: DownloadOptio
       `${entry.file} sha256 ${digest} does not match the pinned ${entry.sha256}`,
       {
         details: { file: entry.file, sha256: digest, expected: entry.sha256, url: entry.url },
-        userMessage: `${entry.file} does not match its pinned checksum; the download was discarded.`,
+        userMessage: `${entry.file} does not match its pinned sha256 (received ${digest.slice(0, 12)}…, expected ${entry.sha256.slice(0, 12)}…); the download was discarded.`,
       },
     );
   }

@@ -21,6 +21,8 @@ export const modelFileSchema = z
     size: z.number().int().positive().nullable(),
     /** False when the sha256 is not known in advance: verification then needs trust on first use. */
     pinned: z.boolean(),
+    /** Shipped inside the package (assets/models), so `npm run models` verifies it and never downloads it. */
+    bundled: z.boolean().default(false),
     licence: z.string().min(1),
     groups: z.array(z.string().min(1)).min(1),
     inputs: z.array(tensorSpecSchema),
