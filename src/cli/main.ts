@@ -8,12 +8,13 @@ import type { AuditResult } from '../analysis/audit/service.ts';
 import { ModelRecord } from '../analysis/civitai/record.ts';
 import { toAppError, UserInputError } from '../analysis/errors.ts';
 import type { Logger } from '../analysis/ports.ts';
+import { snippet } from '../analysis/text/snippet.ts';
 import { createAuditService } from '../app/create-audit-service.ts';
 import { createLogger } from '../app/logger.ts';
 import { type AppConfig, loadConfig } from '../config.ts';
 import { openStorage } from '../storage/backend.ts';
 import { runModels } from './models.ts';
-import { createProgress, renderTable } from './render.ts';
+import { ANALYSIS_LABELS, commentsCell, commentsLegend, createProgress, renderTable } from './render.ts';
 import { runScanText } from './scan-text.ts';
 import { SELECTION_FLAG_KEYS, type SelectionFlags, selectionFromFlags } from './selection.ts';
 import { runTokenize } from './tokenize.ts';
@@ -212,21 +213,68 @@ async function withService<T>(
   }
 }
 
-function summaryTable(result: AuditResult): string {
-  return renderTable(
+/** The table printed after a crawl: one row per model, comment cells with a legend under them. */
+function crawlTable(records: readonly ModelRecord[], hasApiKey: boolean): string {
+  const comments = records.map((r) =>
+    commentsCell(
+      {
+        status: r.comments.status,
+        reason: r.comments.reason,
+        read: r.comments.status === 'ok' ? r.comments.items.length : null,
+      },
+      hasApiKey,
+    ),
+  );
+  const table = renderTable(
+    ['id', 'name', 'type', 'versions', 'images', 'comments', 'train tags', 'published'],
+    records.map((r, i) => [
+      r.id,
+      r.name,
+      r.type,
+      r.versions.length,
+      r.versions.reduce((n, v) => n + v.images.length, 0),
+      comments[i] ?? '',
+      r.versions.some((v) => v.training?.tagFrequency) ? 'yes' : 'no',
+      r.publishedAt?.slice(0, 10) ?? '',
+    ]),
+    36,
+  );
+  return [table, ...commentsLegend(comments)].join('\n');
+}
+
+/**
+ * The table printed after an audit, then what the analyses ("analyses 3/3" in the progress) were,
+ * what the verdicts mean, and the comment legend when comments were not read.
+ */
+function summaryTable(result: AuditResult, hasApiKey: boolean): string {
+  const comments = result.models.map((m) =>
+    commentsCell(
+      { status: m.commentsStatus, reason: m.commentsReason ?? null, read: m.commentsRead },
+      hasApiKey,
+    ),
+  );
+  const table = renderTable(
     ['id', 'name', 'type', 'versions', 'images', 'comments', 'train tags', 'verdict'],
-    result.models.map((m) => [
+    result.models.map((m, i) => [
       m.modelId,
       m.name,
       m.type,
       m.versionCount,
       m.imageCount,
-      m.commentsRead ?? `${m.commentCount}*`,
+      comments[i] ?? '',
       m.hasTrainingTags ? 'yes' : 'no',
       m.verdict,
     ]),
     36,
   );
+  const analyses = result.analyses ?? [];
+  return [
+    table,
+    ...(analyses.length > 0 ? ['analyses run on every model (the progress line counts them):'] : []),
+    ...analyses.map((a) => `  ${a.padEnd(9)} ${ANALYSIS_LABELS[a] ?? ''}`.trimEnd()),
+    'verdict: flagged = an analysis found possible tag errors; clean = measured, none found; unknown = nothing could be measured (verdict_reason in metrics.csv says why)',
+    ...commentsLegend(comments),
+  ].join('\n');
 }
 
 /** Build the `loralens` program; `io` is injectable so tests run it in-process. */
@@ -273,22 +321,7 @@ export function buildProgram(io: {
       models: collected.records.map((r) => ModelRecord.parse(r)),
     };
     await writeFile(join(out, 'crawl.json'), `${JSON.stringify(doc, null, 2)}\n`);
-    io.stdout.write(
-      `${renderTable(
-        ['id', 'name', 'type', 'versions', 'images', 'comments', 'train tags', 'published'],
-        collected.records.map((r) => [
-          r.id,
-          r.name,
-          r.type,
-          r.versions.length,
-          r.versions.reduce((n, v) => n + v.images.length, 0),
-          r.comments.status === 'ok' ? r.comments.items.length : r.comments.status,
-          r.versions.some((v) => v.training?.tagFrequency) ? 'yes' : 'no',
-          r.publishedAt?.slice(0, 10) ?? '',
-        ]),
-        36,
-      )}\n`,
-    );
+    io.stdout.write(`${crawlTable(doc.models, config.civitaiApiKey !== undefined)}\n`);
     for (const note of collected.notes) io.stderr.write(`note: ${note}\n`);
     io.stderr.write(
       `${collected.records.length} model(s) (${collected.fromCache} from cache) → ${join(out, 'crawl.json')}\n`,
@@ -310,17 +343,12 @@ export function buildProgram(io: {
     ).finally(() => progress.stop());
     await mkdir(out, { recursive: true });
     for (const file of result.files) await writeFile(join(out, file.name), file.data);
-    io.stdout.write(`${summaryTable(result)}\n`);
-    if (result.models.some((m) => m.commentsStatus !== 'ok')) {
-      io.stdout.write("* comment count from Civitai's model stats: comments and reviews were not read\n");
-    }
-    const flagged = result.models.filter((m) => m.verdict === 'flagged');
-    for (const m of flagged) {
+    io.stdout.write(`${summaryTable(result, config.civitaiApiKey !== undefined)}\n`);
+    // Flagged models with their top findings, and why an unknown verdict is unknown.
+    for (const m of result.models.filter((x) => x.verdict !== 'clean')) {
       io.stdout.write(`\n${m.modelId} ${m.name}: ${m.verdictLine}\n`);
       for (const f of m.findings.slice(0, 4)) {
-        io.stdout.write(
-          `  [${f.severity}] ${f.title}\n      ${f.evidence.replace(/\s+/g, ' ').slice(0, 160)}\n`,
-        );
+        io.stdout.write(`  [${f.severity}] ${f.title}\n      ${snippet(f.evidence, 160)}\n`);
       }
       if (m.findings.length > 4) io.stdout.write(`  … ${m.findings.length - 4} more in audit.json\n`);
     }
