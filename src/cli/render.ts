@@ -33,7 +33,9 @@ export function commentsCell(
       ? `${comments.read ?? 0} (partial)`
       : `${comments.read ?? 0}`;
   }
-  if (comments.status === 'skipped') return 'n/a (--no-comments)';
+  if (comments.status === 'skipped') {
+    return comments.reason?.startsWith('local file') ? 'n/a (local file)' : 'n/a (--no-comments)';
+  }
   return hasApiKey ? 'n/a (refused)' : 'n/a (no API key)';
 }
 
@@ -44,6 +46,10 @@ const COMMENTS_LEGEND: ReadonlyArray<[RegExp, string]> = [
   ],
   [/n\/a \(refused\)/, 'comments n/a (refused): Civitai refused the comment endpoints; the notes say how.'],
   [/n\/a \(--no-comments\)/, 'comments n/a (--no-comments): comments and reviews were not asked for.'],
+  [
+    /n\/a \(local file\)/,
+    'comments n/a (local file): Civitai does not know the file, so it has no comments.',
+  ],
   [/\(partial\)/, 'comments (partial): one comment endpoint failed part way; the count is what was read.'],
 ];
 

@@ -88,6 +88,9 @@ describe('metrics.csv verdict and verdict_reason', () => {
       const reason =
         'Nothing could be measured: text (no description or changelog, and comments were not read), training (no training tags: no ss_tag_frequency in the header), clip (not run: CLIP model files are missing, run npm run models).';
       assert.equal(row?.verdict_reason, reason);
+      assert.equal(row?.tag_error_text, '', 'no text scanned is not measured, not "false"');
+      assert.equal(row?.tag_error_text_score, '');
+      assert.equal(row?.text_sources_scanned, '0');
       assert.ok(r.stdout.includes(`0 bare: ${reason}`), r.stdout);
       assert.match(r.stdout, /n\/a \(local file\)/);
     } finally {

@@ -91,7 +91,13 @@ export function createTextAnalyzer(options: { threshold?: number } = {}): Analyz
               }
             : {}),
           findings,
-          metrics: { ...textReportColumns(verdict), text_sources_scanned: verdict.scannedSources },
+          metrics: {
+            // Nothing scanned is not measured: empty cells, not "false, 0".
+            ...(sources.length === 0
+              ? { tag_error_text: null, tag_error_text_score: null }
+              : textReportColumns(verdict)),
+            text_sources_scanned: verdict.scannedSources,
+          },
           evidence: {
             ...verdict,
             commentsStatus: record.comments.status,
