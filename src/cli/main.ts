@@ -1,21 +1,22 @@
 #!/usr/bin/env node
-import { createReadStream, realpathSync } from 'node:fs';
-import { access, mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants, createReadStream, realpathSync } from 'node:fs';
+import { access, mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { AuditResult } from '../analysis/audit/service.ts';
 import { ModelRecord } from '../analysis/civitai/record.ts';
 import { toAppError, UserInputError } from '../analysis/errors.ts';
 import type { Logger } from '../analysis/ports.ts';
+import { snippet } from '../analysis/text/snippet.ts';
 import { createAuditService } from '../app/create-audit-service.ts';
 import { createLogger } from '../app/logger.ts';
 import { type AppConfig, loadConfig } from '../config.ts';
 import { openStorage } from '../storage/backend.ts';
 import { runModels } from './models.ts';
-import { createProgress, renderTable } from './render.ts';
+import { ANALYSIS_LABELS, commentsCell, commentsLegend, createProgress, renderTable } from './render.ts';
 import { runScanText } from './scan-text.ts';
-import { type SelectionFlags, selectionFromFlags } from './selection.ts';
+import { SELECTION_FLAG_KEYS, type SelectionFlags, selectionFromFlags } from './selection.ts';
 import { runTokenize } from './tokenize.ts';
 
 interface RunFlags extends SelectionFlags {
@@ -31,22 +32,34 @@ interface RunFlags extends SelectionFlags {
 /** Exit codes: 0 ok, 1 failure (network, Civitai, internal), 2 bad input or configuration. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
+/** Options of every run (`crawl` and `audit`): what to fetch and where to write it. */
 function addSelectionOptions(cmd: Command): Command {
   return cmd
     .option('--model <id|url>', 'one model: numeric id or https://civitai.com/models/<id> URL')
     .option('--top <N>', 'the top N models of the listing')
     .option('--hash <hash>', 'the model version whose file has this SHA256/AutoV2 hash')
     .option('--file <path>', 'a local .safetensors file (hashed locally, header read locally)')
-    .option('--types <list>', 'comma list of LORA, LoCon (LyCORIS), DoRA (default: all three)')
-    .option('--sort <sort>', '"Most Downloaded" (default), "Highest Rated" or "Newest"')
-    .option('--period <period>', 'AllTime (default), Year, Month, Week, Day')
-    .option('--from <YYYY-MM-DD>', 'published on or after (default 2023-01-01)')
-    .option('--to <YYYY-MM-DD>', 'published on or before (default 2025-12-31)')
-    .option('--nsfw', 'include NSFW models in the listing', false)
-    .option('--base-model <name...>', 'only these base models (e.g. "SDXL 1.0" Pony)')
-    .option('--out <dir>', 'output directory', 'out')
+    .option('--types <list>', '--top only: comma list of LORA, LoCon (LyCORIS), DoRA (default: all three)')
+    .option('--sort <sort>', '--top only: "Most Downloaded" (default), "Highest Rated" or "Newest"')
+    .option('--period <period>', '--top only: AllTime (default), Year, Month, Week, Day')
+    .option('--from <YYYY-MM-DD>', '--top only: published on or after (default 2023-01-01)')
+    .option('--to <YYYY-MM-DD>', '--top only: published on or before (default 2025-12-31)')
+    .option('--nsfw', '--top only: include NSFW models in the listing', false)
+    .option('--base-model <name...>', '--top only: only these base models (e.g. "SDXL 1.0" Pony)')
+    .option('--out <dir>', 'output directory (created if missing)', 'out')
     .option('--no-comments', 'do not read comments and reviews')
     .addOption(new Option('--images-per-version <n>', 'sample images per version').default('20'))
+    .addOption(
+      new Option(
+        '--max-nsfw-level <level>',
+        'highest image level fetched: 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX',
+      ).default('2'),
+    );
+}
+
+/** CLIP options: only `audit` scores images. */
+function addClipOptions(cmd: Command): Command {
+  return cmd
     .option(
       '--clip-threshold <cos>',
       'uncalibrated CLIP mode: flag images below this raw cosine (comparison only)',
@@ -55,13 +68,70 @@ function addSelectionOptions(cmd: Command): Command {
       '--clip-alpha <a>',
       'calibrated CLIP mode: flag images not above the null (1-a) quantile (default 0.05)',
     )
-    .option('--clip-null-k <k>', 'calibrated CLIP mode: shuffled prompts per image (default 99)')
-    .addOption(
-      new Option(
-        '--max-nsfw-level <level>',
-        'highest image level fetched: 1 PG, 2 PG-13, 4 R, 8 X, 16 XXX',
-      ).default('2'),
+    .option('--clip-null-k <k>', 'calibrated CLIP mode: shuffled prompts per image (default 99)');
+}
+
+/** The selection flags the user actually gave (commander fills defaults in, e.g. `--nsfw` false). */
+function givenSelectionFlags(cmd: Command, flags: RunFlags): SelectionFlags {
+  const given: SelectionFlags = {};
+  for (const key of SELECTION_FLAG_KEYS) {
+    const source = cmd.getOptionValueSource(key);
+    if (source !== undefined && source !== 'default' && flags[key] !== undefined) {
+      Object.assign(given, { [key]: flags[key] });
+    }
+  }
+  return given;
+}
+
+/**
+ * Check `--out` before any crawling: it must be a directory, or a path that can be created as one
+ * under a writable directory. Errors: INPUT_INVALID (user fault).
+ */
+export async function checkOutDir(out: string): Promise<string> {
+  const target = resolve(out);
+  const kind = await statKind(target);
+  if (kind === 'file') {
+    throw new UserInputError(
+      `--out ${out} is a file, not a directory: give a directory (it is created if missing).`,
     );
+  }
+  if (kind === 'dir') {
+    if (!(await writable(target))) throw new UserInputError(`--out ${out} is not writable.`);
+    return target;
+  }
+  // Missing: the nearest existing ancestor must be a writable directory.
+  let parent = dirname(target);
+  let parentKind = await statKind(parent);
+  while (parentKind === 'missing' && dirname(parent) !== parent) {
+    parent = dirname(parent);
+    parentKind = await statKind(parent);
+  }
+  if (parentKind === 'file') {
+    throw new UserInputError(`--out ${out} cannot be created: ${parent} is a file, not a directory.`);
+  }
+  if (!(await writable(parent))) {
+    throw new UserInputError(`--out ${out} cannot be created: ${parent} is not writable.`);
+  }
+  return target;
+}
+
+async function statKind(path: string): Promise<'file' | 'dir' | 'missing'> {
+  try {
+    return (await stat(path)).isDirectory() ? 'dir' : 'file';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') return 'missing';
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw error;
+  }
+}
+
+async function writable(dir: string): Promise<boolean> {
+  try {
+    await access(dir, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function runOptions(flags: RunFlags) {
@@ -143,21 +213,68 @@ async function withService<T>(
   }
 }
 
-function summaryTable(result: AuditResult): string {
-  return renderTable(
+/** The table printed after a crawl: one row per model, comment cells with a legend under them. */
+function crawlTable(records: readonly ModelRecord[], hasApiKey: boolean): string {
+  const comments = records.map((r) =>
+    commentsCell(
+      {
+        status: r.comments.status,
+        reason: r.comments.reason,
+        read: r.comments.status === 'ok' ? r.comments.items.length : null,
+      },
+      hasApiKey,
+    ),
+  );
+  const table = renderTable(
+    ['id', 'name', 'type', 'versions', 'images', 'comments', 'train tags', 'published'],
+    records.map((r, i) => [
+      r.id,
+      r.name,
+      r.type,
+      r.versions.length,
+      r.versions.reduce((n, v) => n + v.images.length, 0),
+      comments[i] ?? '',
+      r.versions.some((v) => v.training?.tagFrequency) ? 'yes' : 'no',
+      r.publishedAt?.slice(0, 10) ?? '',
+    ]),
+    36,
+  );
+  return [table, ...commentsLegend(comments)].join('\n');
+}
+
+/**
+ * The table printed after an audit, then what the analyses ("analyses 3/3" in the progress) were,
+ * what the verdicts mean, and the comment legend when comments were not read.
+ */
+function summaryTable(result: AuditResult, hasApiKey: boolean): string {
+  const comments = result.models.map((m) =>
+    commentsCell(
+      { status: m.commentsStatus, reason: m.commentsReason ?? null, read: m.commentsRead },
+      hasApiKey,
+    ),
+  );
+  const table = renderTable(
     ['id', 'name', 'type', 'versions', 'images', 'comments', 'train tags', 'verdict'],
-    result.models.map((m) => [
+    result.models.map((m, i) => [
       m.modelId,
       m.name,
       m.type,
       m.versionCount,
       m.imageCount,
-      m.commentsRead ?? `${m.commentCount}*`,
+      comments[i] ?? '',
       m.hasTrainingTags ? 'yes' : 'no',
       m.verdict,
     ]),
     36,
   );
+  const analyses = result.analyses ?? [];
+  return [
+    table,
+    ...(analyses.length > 0 ? ['analyses run on every model (the progress line counts them):'] : []),
+    ...analyses.map((a) => `  ${a.padEnd(9)} ${ANALYSIS_LABELS[a] ?? ''}`.trimEnd()),
+    'verdict: flagged = an analysis found possible tag errors; clean = measured, none found; unknown = nothing could be measured (verdict_reason in metrics.csv says why)',
+    ...commentsLegend(comments),
+  ].join('\n');
 }
 
 /** Build the `loralens` program; `io` is injectable so tests run it in-process. */
@@ -186,15 +303,15 @@ export function buildProgram(io: {
     program
       .command('crawl')
       .description('fetch models, versions, images, comments and training tags into DIR/crawl.json'),
-  ).action(async (flags: RunFlags) => {
-    const selection = selectionFromFlags(flags);
+  ).action(async (flags: RunFlags, cmd: Command) => {
+    const selection = selectionFromFlags(givenSelectionFlags(cmd, flags));
     const options = runOptions(flags);
+    const out = await checkOutDir(flags.out);
     const { config, logger } = setup();
     const progress = createProgress(io.stderr);
     const collected = await withService(config, logger, (svc, signal) =>
       svc.crawl(selection, options, { onProgress: (e) => progress.update(e), signal }),
     ).finally(() => progress.stop());
-    const out = resolve(flags.out);
     await mkdir(out, { recursive: true });
     const doc = {
       tool: { name: 'loralens', version: '0.1.0' },
@@ -204,52 +321,34 @@ export function buildProgram(io: {
       models: collected.records.map((r) => ModelRecord.parse(r)),
     };
     await writeFile(join(out, 'crawl.json'), `${JSON.stringify(doc, null, 2)}\n`);
-    io.stdout.write(
-      `${renderTable(
-        ['id', 'name', 'type', 'versions', 'images', 'comments', 'train tags', 'published'],
-        collected.records.map((r) => [
-          r.id,
-          r.name,
-          r.type,
-          r.versions.length,
-          r.versions.reduce((n, v) => n + v.images.length, 0),
-          r.comments.status === 'ok' ? r.comments.items.length : r.comments.status,
-          r.versions.some((v) => v.training?.tagFrequency) ? 'yes' : 'no',
-          r.publishedAt?.slice(0, 10) ?? '',
-        ]),
-        36,
-      )}\n`,
-    );
+    io.stdout.write(`${crawlTable(doc.models, config.civitaiApiKey !== undefined)}\n`);
     for (const note of collected.notes) io.stderr.write(`note: ${note}\n`);
     io.stderr.write(
       `${collected.records.length} model(s) (${collected.fromCache} from cache) → ${join(out, 'crawl.json')}\n`,
     );
   });
 
-  addSelectionOptions(
-    program.command('audit').description('crawl and analyse; writes DIR/metrics.csv and DIR/audit.json'),
-  ).action(async (flags: RunFlags) => {
-    const selection = selectionFromFlags(flags);
+  addClipOptions(
+    addSelectionOptions(
+      program.command('audit').description('crawl and analyse; writes DIR/metrics.csv and DIR/audit.json'),
+    ),
+  ).action(async (flags: RunFlags, cmd: Command) => {
+    const selection = selectionFromFlags(givenSelectionFlags(cmd, flags));
     const options = runOptions(flags);
+    const out = await checkOutDir(flags.out);
     const { config, logger } = setup();
     const progress = createProgress(io.stderr);
     const result = await withService(config, logger, (svc, signal) =>
       svc.audit(selection, options, { onProgress: (e) => progress.update(e), signal }),
     ).finally(() => progress.stop());
-    const out = resolve(flags.out);
     await mkdir(out, { recursive: true });
     for (const file of result.files) await writeFile(join(out, file.name), file.data);
-    io.stdout.write(`${summaryTable(result)}\n`);
-    if (result.models.some((m) => m.commentsStatus !== 'ok')) {
-      io.stdout.write("* comment count from Civitai's model stats: comments and reviews were not read\n");
-    }
-    const flagged = result.models.filter((m) => m.verdict === 'flagged');
-    for (const m of flagged) {
+    io.stdout.write(`${summaryTable(result, config.civitaiApiKey !== undefined)}\n`);
+    // Flagged models with their top findings, and why an unknown verdict is unknown.
+    for (const m of result.models.filter((x) => x.verdict !== 'clean')) {
       io.stdout.write(`\n${m.modelId} ${m.name}: ${m.verdictLine}\n`);
       for (const f of m.findings.slice(0, 4)) {
-        io.stdout.write(
-          `  [${f.severity}] ${f.title}\n      ${f.evidence.replace(/\s+/g, ' ').slice(0, 160)}\n`,
-        );
+        io.stdout.write(`  [${f.severity}] ${f.title}\n      ${snippet(f.evidence, 160)}\n`);
       }
       if (m.findings.length > 4) io.stdout.write(`  … ${m.findings.length - 4} more in audit.json\n`);
     }
@@ -320,6 +419,8 @@ export async function runCli(
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
   } catch (error) {
+    // The reader of our output went away (`loralens scan-text big.jsonl | head`): stop quietly.
+    if (isBrokenPipe(error)) return EXIT.ok;
     if (error instanceof CommanderError) {
       if (
         error.code === 'commander.helpDisplayed' ||
@@ -348,10 +449,28 @@ export async function runCli(
   }
 }
 
+function isBrokenPipe(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+}
+
+/**
+ * When the reader of stdout (or stderr) closes early, exit 0 without a word, as ripgrep does.
+ * (git is killed by SIGPIPE instead, 141 in the shell; Node ignores SIGPIPE, so a write fails
+ * with EPIPE, which would otherwise surface as a stack trace.)
+ */
+export function exitQuietlyOnBrokenPipe(stream: NodeJS.WritableStream, exit: (code: number) => void): void {
+  stream.on('error', (error: unknown) => {
+    if (isBrokenPipe(error)) exit(EXIT.ok);
+    else throw error;
+  });
+}
+
 const isMain =
   process.argv[1] !== undefined &&
   import.meta.url === pathToFileURL(realpathSync(resolve(process.argv[1]))).href;
 if (isMain) {
+  for (const stream of [process.stdout, process.stderr])
+    exitQuietlyOnBrokenPipe(stream, (c) => process.exit(c));
   runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -22,6 +22,26 @@ export interface SelectionFlags {
   baseModel?: string[];
 }
 
+/** Every selection flag, in the order errors name them. */
+export const SELECTION_FLAG_KEYS = [
+  'model',
+  'top',
+  'hash',
+  'file',
+  'types',
+  'sort',
+  'period',
+  'from',
+  'to',
+  'nsfw',
+  'baseModel',
+] as const satisfies ReadonlyArray<keyof SelectionFlags>;
+
+/** Flags that shape the `--top` listing; with one model they would be silently ignored. */
+const LISTING_FLAGS = ['types', 'sort', 'period', 'from', 'to', 'nsfw', 'baseModel'] as const;
+
+const flagName = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 const TYPE_ALIASES: Record<string, AuditModelType> = {
   lora: 'LORA',
   locon: 'LoCon',
@@ -52,7 +72,11 @@ export function parseDateFlag(value: string, flag: string): string {
   return value.trim();
 }
 
-/** Turn the CLI flags into one validated AuditSelection; exactly one selector must be given. */
+/**
+ * Turn the CLI flags into one validated AuditSelection; exactly one selector must be given, and
+ * listing flags only with `--top`. `flags` holds only what the user gave (no commander defaults).
+ * Errors: INPUT_INVALID.
+ */
 export function selectionFromFlags(flags: SelectionFlags): AuditSelection {
   const given = (['model', 'top', 'hash', 'file'] as const).filter((k) => flags[k] !== undefined);
   if (given.length === 0)
@@ -63,6 +87,16 @@ export function selectionFromFlags(flags: SelectionFlags): AuditSelection {
     throw new UserInputError(
       `Use only one of --model, --top, --hash, --file (got ${given.map((g) => `--${g}`).join(', ')}).`,
     );
+  const selector = given[0] as string;
+  if (selector !== 'top') {
+    const listing = LISTING_FLAGS.filter((k) => flags[k] !== undefined).map(flagName);
+    if (listing.length > 0) {
+      const one = listing.length === 1;
+      throw new UserInputError(
+        `${listing.join(', ')} only ${one ? 'applies' : 'apply'} to --top (a listing); ${one ? 'it' : 'they'} cannot be used with --${selector}.`,
+      );
+    }
+  }
   if (flags.model !== undefined) return { kind: 'model', ref: flags.model };
   if (flags.hash !== undefined) return { kind: 'hash', hash: flags.hash };
   if (flags.file !== undefined) return { kind: 'file', path: flags.file };

@@ -40,7 +40,10 @@ describe('loralens crawl', () => {
       lines[0] ?? '',
       /^id\s+name\s+type\s+versions\s+images\s+comments\s+train tags\s+published$/,
     );
-    assert.equal(lines.length, 2 + 5);
+    // Header, rule, five models, then the legend of the comment cells (no API key here).
+    assert.equal(lines.length, 2 + 5 + 1);
+    assert.match(lines[2] ?? '', /\bn\/a \(no API key\)/);
+    assert.match(lines[7] ?? '', /^comments n\/a \(no API key\): .*CIVITAI_API_KEY/);
     const doc = JSON.parse(readFileSync(join(out, 'crawl.json'), 'utf8'));
     assert.equal(doc.models.length, 5);
     const expected = catalogue.models

@@ -7,6 +7,8 @@ import type { AuditHooks, AuditRunOptions, Finding } from './types.ts';
 export interface ModelAnalysis {
   /** true = flagged, false = measured and clean, null = could not be measured (never silently "clean"). */
   flagged: boolean | null;
+  /** When `flagged` is null: why nothing could be measured, in a few words (e.g. "no text to scan"). */
+  unmeasured?: string;
   findings: Finding[];
   /** Columns this analysis adds to the model's metrics.csv row. */
   metrics: Record<string, Cell>;

@@ -7,7 +7,10 @@ import type { AuditRunOptions, AuditSelection, Finding } from './types.ts';
 export const TOOL = { name: 'loralens', version: '0.1.0' } as const;
 
 /** The model row every audit writes, before analyses add their columns. */
-export function baseModelRow(record: ModelRecord): ModelRow {
+export function baseModelRow(
+  record: ModelRecord,
+  verdict: Pick<ModelAuditSummary, 'verdict' | 'verdictLine'>,
+): ModelRow {
   const imageCount = record.versions.reduce((n, v) => n + v.images.length, 0);
   return ModelRow.parse({
     row_type: 'model',
@@ -23,21 +26,31 @@ export function baseModelRow(record: ModelRecord): ModelRow {
     comment_count: record.stats.commentCount,
     comments_read: record.comments.status === 'ok' ? record.comments.items.length : null,
     has_training_tags: record.versions.some((v) => v.training?.tagFrequency != null),
+    verdict: verdict.verdict,
+    verdict_reason: verdict.verdictLine,
   });
 }
 
-function verdictOf(
+const whyNot = ([name, a]: [string, ModelAnalysis]): string =>
+  a.unmeasured ? `${name} (${a.unmeasured})` : name;
+
+/**
+ * flagged when any analysis flagged the model; clean when at least one measured it and none
+ * flagged; unknown when none could measure anything. The line names which analysis did what, and
+ * why the others measured nothing.
+ */
+export function verdictOf(
   analyses: Array<[string, ModelAnalysis]>,
 ): Pick<ModelAuditSummary, 'verdict' | 'verdictLine'> {
   const flagged = analyses.filter(([, a]) => a.flagged === true).map(([n]) => n);
   const measured = analyses.filter(([, a]) => a.flagged !== null).map(([n]) => n);
+  const unmeasured = analyses.filter(([, a]) => a.flagged === null).map(whyNot);
   if (flagged.length > 0)
     return { verdict: 'flagged', verdictLine: `Possible tag errors found by: ${flagged.join(', ')}.` };
   if (measured.length > 0) {
-    const unmeasured = analyses.filter(([, a]) => a.flagged === null).map(([n]) => n);
     return {
       verdict: 'clean',
-      verdictLine: `No tag errors found by: ${measured.join(', ')}${unmeasured.length ? ` (not measured: ${unmeasured.join(', ')})` : ''}.`,
+      verdictLine: `No tag errors found by: ${measured.join(', ')}${unmeasured.length ? `; not measured: ${unmeasured.join(', ')}` : ''}.`,
     };
   }
   return {
@@ -45,7 +58,7 @@ function verdictOf(
     verdictLine:
       analyses.length === 0
         ? 'Metadata only: no tag-error analysis was run.'
-        : `Nothing could be measured (${analyses.map(([n]) => n).join(', ')}).`,
+        : `Nothing could be measured: ${unmeasured.join(', ')}.`,
   };
 }
 
@@ -72,7 +85,8 @@ export function buildAuditResult(input: BuildInput): AuditResult {
       const analysis = outputs[i]?.perModel.get(record.id);
       if (analysis) analyses.push([a.name, analysis]);
     });
-    const base = baseModelRow(record);
+    const verdict = verdictOf(analyses);
+    const base = baseModelRow(record, verdict);
     const row: CsvRow = { ...base };
     for (const c of columns) row[c] = null;
     for (const [, a] of analyses) Object.assign(row, a.metrics);
@@ -92,7 +106,8 @@ export function buildAuditResult(input: BuildInput): AuditResult {
       commentsRead: base.comments_read,
       hasTrainingTags: base.has_training_tags,
       commentsStatus: record.comments.status,
-      ...verdictOf(analyses),
+      commentsReason: record.comments.reason,
+      ...verdict,
       findings,
       metrics: row,
     });
@@ -124,6 +139,7 @@ export function buildAuditResult(input: BuildInput): AuditResult {
     generatedAt: input.now.toISOString(),
     selection: input.selection,
     models,
+    analyses: analyzers.map((a) => a.name),
     notes,
     flaggedImages,
     files: [

@@ -5,6 +5,7 @@ import { type ClipScorer, type ClipVariant, createClipScorer } from '../clip/sco
 import { createImageFetcher } from '../images/fetch.ts';
 import { clipModelAvailability } from '../models/availability.ts';
 import { type Logger, silentLogger } from '../ports.ts';
+import { snippet } from '../text/snippet.ts';
 import { type Analyzer, emptyOutput } from './analyzer.ts';
 import { findingKey } from './finding-key.ts';
 import type { Cell } from './metrics-csv.ts';
@@ -46,10 +47,11 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
     columns: MODEL_COLUMNS,
     async analyze(records, hooks, runOptions) {
       const out = emptyOutput();
-      const unmeasured = (why: string): void => {
+      const unmeasured = (why: string, short: string): void => {
         for (const r of records) {
           out.perModel.set(r.id, {
             flagged: null,
+            unmeasured: short,
             findings: [],
             metrics: Object.fromEntries(MODEL_COLUMNS.map((c) => [c, null])) as Record<string, Cell>,
             evidence: { status: 'not-measured', reason: why },
@@ -59,7 +61,7 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
       const availability = await clipModelAvailability(options.modelDir, options.variant ?? 'fp32');
       if (!availability.ok) {
         out.notes.push(availability.sentence);
-        unmeasured(availability.sentence);
+        unmeasured(availability.sentence, 'not run: CLIP model files are missing, run npm run models');
         return out;
       }
       const images = records.flatMap((r) =>
@@ -78,7 +80,7 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
         ),
       );
       if (images.length === 0) {
-        unmeasured('no still sample images');
+        unmeasured('no still sample images', 'no still sample images');
         return out;
       }
       scorer ??= await createClipScorer({
@@ -134,6 +136,14 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
         const flagged = measured ? (summary.low_match_ci_low ?? 0) >= flagRate : null;
         out.perModel.set(record.id, {
           flagged,
+          ...(measured
+            ? {}
+            : {
+                unmeasured:
+                  summary === undefined || summary.scored === 0
+                    ? 'no sample image could be scored'
+                    : 'too few distinct prompts for a calibrated decision',
+              }),
           findings: flagged
             ? flaggedRows.map((row) => ({
                 itemKey: findingKey(record.id, 'clip', 'clip.low-match', String(row.image_id)),
@@ -141,7 +151,7 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
                 rule: 'clip.low-match',
                 severity: 'warning' as const,
                 title: `Image ${row.image_id} does not match its prompt (p=${row.clip_null_p?.toFixed(3) ?? 'n/a'})`,
-                evidence: `cos ${row.clip_cosine?.toFixed(3)} vs null q${Number(((1 - result.alpha) * 100).toFixed(2))} ${row.clip_null_quantile?.toFixed(3) ?? 'n/a'}: "${row.prompt_clean.slice(0, 160)}"`,
+                evidence: `cos ${row.clip_cosine?.toFixed(3)} vs null q${Number(((1 - result.alpha) * 100).toFixed(2))} ${row.clip_null_quantile?.toFixed(3) ?? 'n/a'}: "${snippet(row.prompt_clean, 160)}"`,
                 source: row.image_url,
                 versionId: row.version_id,
               }))

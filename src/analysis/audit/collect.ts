@@ -145,8 +145,8 @@ async function collectLocalFile(
   if (!path.toLowerCase().endsWith('.safetensors')) {
     throw new UserInputError(`${path} is not a .safetensors file.`);
   }
-  const local = await readLocalFile(path, (done) =>
-    hooks.onProgress?.({ stage: 'hashing', done, total: 0, message: basename(path) }),
+  const local = await readLocalFile(path, (done, total) =>
+    hooks.onProgress?.({ stage: 'hashing', done, total, message: basename(path) }),
   );
   const training = trainingFromHeader(local.header, null);
   try {

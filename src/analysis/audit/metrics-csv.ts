@@ -19,7 +19,13 @@ export const MODEL_COLUMNS = [
   'comment_count',
   'comments_read',
   'has_training_tags',
+  'verdict',
+  'verdict_reason',
 ] as const;
+
+/** A model's overall verdict: flagged by any analysis, clean when measured and not flagged, else unknown. */
+export const Verdict = z.enum(['flagged', 'clean', 'unknown']);
+export type Verdict = z.infer<typeof Verdict>;
 
 /** A model row (row_type=model) as validated before it is written. */
 export const ModelRow = z.object({
@@ -38,6 +44,9 @@ export const ModelRow = z.object({
   /** Comments, reviews and replies loralens read; null when they were not read. */
   comments_read: z.number().int().nonnegative().nullable(),
   has_training_tags: z.boolean(),
+  verdict: Verdict,
+  /** One sentence: which analyses flagged or cleared the model, and why the others measured nothing. */
+  verdict_reason: z.string().min(1),
 });
 export type ModelRow = z.infer<typeof ModelRow>;
 

@@ -25,6 +25,8 @@ export interface ModelAuditSummary {
   hasTrainingTags: boolean;
   /** 'ok' when comments/reviews were read, 'unavailable' when Civitai refused, 'skipped' when not asked. */
   commentsStatus: 'ok' | 'unavailable' | 'skipped';
+  /** Why comments were not (fully) read, e.g. no API key; null when they were. */
+  commentsReason?: string | null;
   verdict: 'flagged' | 'clean' | 'unknown';
   /** One line saying why the verdict is what it is. */
   verdictLine: string;
@@ -54,6 +56,8 @@ export interface AuditResult {
   generatedAt: string;
   selection: AuditSelection;
   models: ModelAuditSummary[];
+  /** The analyses that ran, in order (`text`, `training`, `clip`). */
+  analyses?: string[];
   /** Sentences about what the audit could not do (no API key → no comments, missing CLIP model, …). */
   notes: string[];
   flaggedImages: FlaggedImage[];

@@ -1,4 +1,5 @@
 import type { ModelRecord } from '../civitai/record.ts';
+import { snippetAround } from '../text/snippet.ts';
 import { scanSources, type TextSource, textReportColumns } from '../text/tag-error-reports.ts';
 import { type Analyzer, emptyOutput } from './analyzer.ts';
 import { findingKey } from './finding-key.ts';
@@ -36,6 +37,17 @@ export function textSources(record: ModelRecord): TextSource[] {
   return sources;
 }
 
+/** Characters of context each side of a reported span, as the text detector keeps. */
+const CONTEXT_CHARS = 60;
+
+/** Whole words around the span (the detector's own context is a raw ±60-character window). */
+function evidenceText(
+  source: string | undefined,
+  e: { start: number; end: number; context: string },
+): string {
+  return source === undefined ? e.context : snippetAround(source, e.start, e.end, CONTEXT_CHARS);
+}
+
 /**
  * User-reported tag errors in description, changelogs, comments and reviews (multilingual).
  * A model whose comments could not be read is still measured on its own texts; the evidence says so.
@@ -48,6 +60,7 @@ export function createTextAnalyzer(options: { threshold?: number } = {}): Analyz
       const out = emptyOutput();
       for (const record of records) {
         const sources = textSources(record);
+        const textOf = new Map(sources.map((s) => [s.id, s.text]));
         const verdict = scanSources(
           sources,
           options.threshold === undefined ? {} : { threshold: options.threshold },
@@ -63,14 +76,28 @@ export function createTextAnalyzer(options: { threshold?: number } = {}): Analyz
                 rule: e.rule,
                 severity: e.score >= 0.7 ? ('error' as const) : ('warning' as const),
                 title: `Reported tag error (${e.lang}) in ${e.sourceLabel}`,
-                evidence: e.context,
+                evidence: evidenceText(textOf.get(e.sourceId), e),
                 source: e.sourceLabel,
               }))
           : [];
         out.perModel.set(record.id, {
           flagged: sources.length === 0 ? null : verdict.flag,
+          ...(sources.length === 0
+            ? {
+                unmeasured:
+                  record.comments.status === 'ok'
+                    ? 'no text to scan'
+                    : 'no description or changelog, and comments were not read',
+              }
+            : {}),
           findings,
-          metrics: { ...textReportColumns(verdict), text_sources_scanned: verdict.scannedSources },
+          metrics: {
+            // Nothing scanned is not measured: empty cells, not "false, 0".
+            ...(sources.length === 0
+              ? { tag_error_text: null, tag_error_text_score: null }
+              : textReportColumns(verdict)),
+            text_sources_scanned: verdict.scannedSources,
+          },
           evidence: {
             ...verdict,
             commentsStatus: record.comments.status,

@@ -58,6 +58,11 @@ export function createTrainingAnalyzer(): Analyzer {
           }));
         out.perModel.set(record.id, {
           flagged: measured ? report.flag : null,
+          ...(measured
+            ? {}
+            : {
+                unmeasured: `no training tags: ${version?.training?.reason ?? (version ? 'none in the file header' : 'no file header was read')}`,
+              }),
           findings,
           metrics: {
             ...(measured

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { z } from 'zod';
 import { AppError, ErrorCode, isAppError } from '../errors.ts';
 import type { HttpClient } from './http.ts';
@@ -38,6 +39,11 @@ export function parseHeaderLength(prefix: Buffer, cap = MAX_HEADER_BYTES): numbe
 
 /** Parse the JSON header bytes; `__metadata__` values must be strings (the spec says so). */
 export function parseHeaderJson(bytes: Buffer): SafetensorsHeader {
+  return parseHeaderObject(bytes).header;
+}
+
+/** The header plus the end of the tensor data it describes (the largest `data_offsets` end). */
+function parseHeaderObject(bytes: Buffer): { header: SafetensorsHeader; dataEnd: number } {
   const text = bytes.toString('utf8');
   if (!text.startsWith('{')) throw invalid('the header does not start with "{"');
   let json: unknown;
@@ -59,10 +65,20 @@ export function parseHeaderJson(bytes: Buffer): SafetensorsHeader {
       metadata[key] = typeof value === 'string' ? value : JSON.stringify(value);
     }
   }
+  let dataEnd = 0;
+  for (const [key, tensor] of entries) {
+    if (key === '__metadata__' || typeof tensor !== 'object' || tensor === null) continue;
+    const offsets = (tensor as { data_offsets?: unknown }).data_offsets;
+    const end = Array.isArray(offsets) ? offsets[1] : undefined;
+    if (typeof end === 'number' && Number.isFinite(end)) dataEnd = Math.max(dataEnd, end);
+  }
   return {
-    metadata,
-    tensorCount: entries.filter(([k]) => k !== '__metadata__').length,
-    headerBytes: bytes.length,
+    header: {
+      metadata,
+      tensorCount: entries.filter(([k]) => k !== '__metadata__').length,
+      headerBytes: bytes.length,
+    },
+    dataEnd,
   };
 }
 
@@ -198,38 +214,111 @@ export interface LocalFileInfo {
   header: SafetensorsHeader;
 }
 
+/** A local file that is not a safetensors file: the user's input, so exit 2 and one sentence. */
+function notSafetensors(path: string, why: string, details: Record<string, unknown> = {}): AppError {
+  return new AppError(ErrorCode.SAFETENSORS_INVALID, `${path} is not a safetensors file: ${why}`, {
+    details: { path, ...details },
+    userFault: true,
+    userMessage: `${basename(path)} is not a safetensors file: ${why}.`,
+  });
+}
+
+function unreadable(path: string, cause: unknown): AppError {
+  return new AppError(ErrorCode.INPUT_INVALID, `Cannot read ${path}`, {
+    cause,
+    userFault: true,
+    userMessage: `Cannot read the file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'unknown error'}.`,
+  });
+}
+
 /**
- * Stream a local .safetensors file once: compute SHA-256 over all bytes and parse the header from
- * the first 8+N bytes. Errors: SAFETENSORS_INVALID, SAFETENSORS_TOO_LARGE, INPUT_INVALID (unreadable).
+ * Check a local file's shape before reading it: the 8-byte little-endian header length must fit
+ * inside the file (and under `cap`), and the JSON header must start with `{`. Then parse the header.
+ * Errors: SAFETENSORS_INVALID (user fault), INPUT_INVALID (unreadable).
  */
-export async function readLocalFile(path: string, onBytes?: (done: number) => void): Promise<LocalFileInfo> {
-  const hash = createHash('sha256');
-  const prefixChunks: Buffer[] = [];
-  let prefixSize = 0;
-  let need = Number.POSITIVE_INFINITY;
-  let size = 0;
+async function readLocalHeader(
+  handle: FileHandle,
+  path: string,
+  size: number,
+  cap: number,
+): Promise<{ prefix: Buffer; header: SafetensorsHeader }> {
+  if (size < 8) throw notSafetensors(path, `it is only ${size} bytes long`, { size });
+  const lengthBytes = Buffer.alloc(8);
+  await handle.read(lengthBytes, 0, 8, 0);
+  const n = lengthBytes.readBigUInt64LE(0);
+  // Compared as bigints: random bytes give lengths far beyond 2^53.
+  if (n < 2n || n > BigInt(size - 8) || n > BigInt(cap)) {
+    throw notSafetensors(
+      path,
+      n > BigInt(size - 8)
+        ? 'its first 8 bytes do not give a header length that fits in the file (random or truncated data)'
+        : n < 2n
+          ? 'its header length is smaller than an empty JSON object'
+          : `its header is larger than the ${cap}-byte limit`,
+      { size, headerBytes: n.toString() },
+    );
+  }
+  const json = Buffer.alloc(Number(n));
+  await handle.read(json, 0, json.length, 8);
+  if (json[0] !== 0x7b) throw notSafetensors(path, 'its header does not start with "{"');
+  let parsed: ReturnType<typeof parseHeaderObject>;
   try {
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-      const buf = chunk as Buffer;
-      hash.update(buf);
-      size += buf.length;
-      onBytes?.(size);
-      if (prefixSize < need) {
-        prefixChunks.push(buf);
-        prefixSize += buf.length;
-        if (need === Number.POSITIVE_INFINITY && prefixSize >= 8) {
-          need = 8 + parseHeaderLength(Buffer.concat(prefixChunks, prefixSize));
-        }
+    parsed = parseHeaderObject(json);
+  } catch (error) {
+    if (isAppError(error) && error.code === ErrorCode.SAFETENSORS_INVALID) {
+      throw notSafetensors(path, error.message);
+    }
+    throw error;
+  }
+  const dataBytes = size - 8 - json.length;
+  if (parsed.dataEnd > dataBytes) {
+    throw notSafetensors(
+      path,
+      `it is truncated (its header describes ${parsed.dataEnd} bytes of tensor data, the file holds ${dataBytes})`,
+      { size, dataEnd: parsed.dataEnd },
+    );
+  }
+  return { prefix: Buffer.concat([lengthBytes, json]), header: parsed.header };
+}
+
+/**
+ * Read a local .safetensors file: validate and parse its header first (nothing is hashed when the
+ * file is not a safetensors file), then compute the SHA-256 of all bytes in one pass, reporting
+ * `onBytes(done, total)` with the file's size as the total.
+ * Errors: SAFETENSORS_INVALID (user fault), INPUT_INVALID (unreadable).
+ */
+export async function readLocalFile(
+  path: string,
+  onBytes?: (done: number, total: number) => void,
+  cap = MAX_HEADER_BYTES,
+): Promise<LocalFileInfo> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, 'r');
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw notSafetensors(path, 'it is not a regular file');
+    const size = stats.size;
+    const { prefix, header } = await readLocalHeader(handle, path, size, cap);
+    const hash = createHash('sha256').update(prefix);
+    let done = prefix.length;
+    onBytes?.(done, size);
+    if (done < size) {
+      for await (const chunk of handle.createReadStream({
+        start: done,
+        highWaterMark: 1 << 20,
+        autoClose: false,
+      })) {
+        const buf = chunk as Buffer;
+        hash.update(buf);
+        done += buf.length;
+        onBytes?.(done, size);
       }
     }
+    return { sha256: hash.digest('hex').toUpperCase(), size: done, header };
   } catch (cause) {
     if (isAppError(cause)) throw cause;
-    throw new AppError(ErrorCode.INPUT_INVALID, `Cannot read ${path}`, {
-      cause,
-      userFault: true,
-      userMessage: `Cannot read the file ${path}: ${(cause as NodeJS.ErrnoException).code ?? 'unknown error'}.`,
-    });
+    throw unreadable(path, cause);
+  } finally {
+    await handle?.close();
   }
-  const header = parseHeaderFromPrefix(Buffer.concat(prefixChunks, prefixSize));
-  return { sha256: hash.digest('hex').toUpperCase(), size, header };
 }
