@@ -14,7 +14,7 @@ import { Model } from '../../src/analysis/civitai/schemas.ts';
 import { isAppError } from '../../src/analysis/errors.ts';
 import type { Catalogue } from '../support/catalogue.ts';
 import { type CivitaiReplay, startCivitaiReplay } from '../support/civitai-replay.ts';
-import { needsShared } from '../support/requirements.ts';
+import { needsShared, skipIfMissing } from '../support/requirements.ts';
 import { readShared, sharedCatalogue } from '../support/shared-catalogue.ts';
 import { testClient } from '../support/test-client.ts';
 
@@ -96,43 +96,40 @@ describe('top-N listing', shared, () => {
 });
 
 describe('one model', () => {
-  test(
-    'crawl record holds versions, changelogs, files, images with prompts, and the kohya header',
-    shared,
-    async () => {
-      const t = testClient(replay.url);
-      const { records } = await collectRecords(
-        { client: t.client, clock: t.clock },
-        { kind: 'model', ref: '101892' },
-        DEFAULT_CRAWL_OPTIONS,
-      );
-      const [r] = records;
-      assert.ok(r);
-      assert.equal(r.id, 101892);
-      assert.equal(
-        r.fetchedAt,
-        new Date(t.clock.now()).toISOString(),
-        'fetchedAt comes from the injected clock',
-      );
-      assert.equal(r.versions.length, 1);
-      const v = r.versions[0]!;
-      assert.deepEqual(v.triggerWords, ['RetroXL', 'toon (style)', 'flat color', 'black eyes']);
-      assert.equal(v.imagesSource, 'images-api');
-      const video = v.images.find((im) => im.kind === 'video');
-      assert.match(video?.skipped ?? '', /video/);
-      const withPrompt = v.images.filter((im) => im.prompt !== null);
-      assert.equal(withPrompt.length, 9);
-      assert.match(withPrompt[0]?.prompt ?? '', /RetroXL/);
-      assert.ok(v.images.every((im) => im.url.startsWith(replay.url)));
-      assert.equal(v.training?.status, 'ok');
-      assert.equal(v.training?.outputName, 'Soraka_Classic');
-      assert.equal(v.training?.tagFrequency?.Soraka_Classic?.soraka_classic, 38);
-      assert.deepEqual(v.training?.datasetDirs?.Soraka_Classic, { n_repeats: 10, img_count: 46 });
-      assert.equal(r.comments.status, 'unavailable');
-      assert.match(r.comments.reason ?? '', /CIVITAI_API_KEY/);
-      await t.close();
-    },
-  );
+  test('crawl record holds versions, changelogs, files, images with prompts, and the kohya header', async (ctx) => {
+    if (skipIfMissing(ctx, shared)) return;
+    const t = testClient(replay.url);
+    const { records } = await collectRecords(
+      { client: t.client, clock: t.clock },
+      { kind: 'model', ref: '101892' },
+      DEFAULT_CRAWL_OPTIONS,
+    );
+    const [r] = records;
+    assert.ok(r);
+    assert.equal(r.id, 101892);
+    assert.equal(
+      r.fetchedAt,
+      new Date(t.clock.now()).toISOString(),
+      'fetchedAt comes from the injected clock',
+    );
+    assert.equal(r.versions.length, 1);
+    const v = r.versions[0]!;
+    assert.deepEqual(v.triggerWords, ['RetroXL', 'toon (style)', 'flat color', 'black eyes']);
+    assert.equal(v.imagesSource, 'images-api');
+    const video = v.images.find((im) => im.kind === 'video');
+    assert.match(video?.skipped ?? '', /video/);
+    const withPrompt = v.images.filter((im) => im.prompt !== null);
+    assert.equal(withPrompt.length, 9);
+    assert.match(withPrompt[0]?.prompt ?? '', /RetroXL/);
+    assert.ok(v.images.every((im) => im.url.startsWith(replay.url)));
+    assert.equal(v.training?.status, 'ok');
+    assert.equal(v.training?.outputName, 'Soraka_Classic');
+    assert.equal(v.training?.tagFrequency?.Soraka_Classic?.soraka_classic, 38);
+    assert.deepEqual(v.training?.datasetDirs?.Soraka_Classic, { n_repeats: 10, img_count: 46 });
+    assert.equal(r.comments.status, 'unavailable');
+    assert.match(r.comments.reason ?? '', /CIVITAI_API_KEY/);
+    await t.close();
+  });
 
   test('images are asked for with withMeta=true (prompts are null otherwise)', shared, async () => {
     const t = testClient(replay.url);
@@ -334,32 +331,29 @@ describe('review fixes', () => {
     assert.equal(parseModelRef('http://127.0.0.1:8080/models/7', ['127.0.0.1:8080']).modelId, 7);
   });
 
-  test(
-    'a model URL naming an older version crawls that version too (images and header)',
-    shared,
-    async () => {
-      const t = testClient(replay.url);
-      const { records } = await collectRecords(
+  test('a model URL naming an older version crawls that version too (images and header)', async (ctx) => {
+    if (skipIfMissing(ctx, shared)) return;
+    const t = testClient(replay.url);
+    const { records } = await collectRecords(
+      { client: t.client },
+      { kind: 'model', ref: 'https://civitai.com/models/11821?modelVersionId=13966' },
+      { ...DEFAULT_CRAWL_OPTIONS, versionsWithImages: 1, headerVersions: 1 },
+    );
+    const r = records[0]!;
+    assert.equal(r.targetVersionId, 13966);
+    const old = r.versions.find((v) => v.id === 13966)!;
+    assert.notEqual(old.training, null, 'the target version header was read');
+    assert.ok(old.images.length > 0, 'the target version images were fetched');
+    await assert.rejects(
+      collectRecords(
         { client: t.client },
-        { kind: 'model', ref: 'https://civitai.com/models/11821?modelVersionId=13966' },
-        { ...DEFAULT_CRAWL_OPTIONS, versionsWithImages: 1, headerVersions: 1 },
-      );
-      const r = records[0]!;
-      assert.equal(r.targetVersionId, 13966);
-      const old = r.versions.find((v) => v.id === 13966)!;
-      assert.notEqual(old.training, null, 'the target version header was read');
-      assert.ok(old.images.length > 0, 'the target version images were fetched');
-      await assert.rejects(
-        collectRecords(
-          { client: t.client },
-          { kind: 'model', ref: 'https://civitai.com/models/11821?modelVersionId=1' },
-          DEFAULT_CRAWL_OPTIONS,
-        ),
-        (e: unknown) => isAppError(e) && e.userFault && /no published version 1/.test(e.userMessage),
-      );
-      await t.close();
-    },
-  );
+        { kind: 'model', ref: 'https://civitai.com/models/11821?modelVersionId=1' },
+        DEFAULT_CRAWL_OPTIONS,
+      ),
+      (e: unknown) => isAppError(e) && e.userFault && /no published version 1/.test(e.userMessage),
+    );
+    await t.close();
+  });
 
   test('comments already read survive when a later endpoint (reviews) fails', shared, async () => {
     const t = testClient(replay.url, { apiKey: 'k-1234567890', maxRetries: 0 });

@@ -84,3 +84,13 @@ export function redisAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
 export function needsRedis(): Requirement {
   return requirement(redisAvailable(), REDIS_MISSING);
 }
+
+/**
+ * In-body form for a test whose options are already taken: skips `t` with the reason and returns
+ * true when the requirement is missing (`requirement` already threw under CI=true).
+ */
+export function skipIfMissing(t: { skip(message?: string): void }, req: Requirement): boolean {
+  if (!req.skip) return false;
+  t.skip(req.skip);
+  return true;
+}
