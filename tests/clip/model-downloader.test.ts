@@ -18,6 +18,7 @@ import { loadModelManifest, type ModelFile } from '../../src/analysis/models/man
 import type { ProgressEvent } from '../../src/analysis/ports.ts';
 import { seededRandom } from '../../src/analysis/stats/random.ts';
 import { closeLocal, listenLocal } from '../support/local-server.ts';
+import { needsShared, sharedPath } from '../support/requirements.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const rng = seededRandom(11);
@@ -204,10 +205,10 @@ describe('the shipped manifest', () => {
     );
   });
 
-  test('the pinned vocabulary hash matches the shared copy of the file', async () => {
+  test('the pinned vocabulary hash matches the shared copy of the file', needsShared(), async () => {
     const m = await loadModelManifest(resolve(repoRoot, 'assets/models/manifest.json'));
     const vocab = m.files.find((f) => f.file === 'bpe_simple_vocab_16e6.txt.gz')!;
-    const bytes = await readFile(resolve(repoRoot, '..', 'shared', 'models', 'clip-tokenizer', vocab.file));
+    const bytes = await readFile(sharedPath(`models/clip-tokenizer/${vocab.file}`));
     assert.equal(bytes.length, vocab.size);
     assert.equal(createHash('sha256').update(bytes).digest('hex'), vocab.sha256);
   });
