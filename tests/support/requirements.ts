@@ -46,7 +46,9 @@ export const SHARED_DIR = `${resolve(
 )}/`;
 
 /** The one line a test that needs ../shared is skipped with. */
-export const SHARED_MISSING = `needs ../shared (recorded Civitai fixtures and small models), missing at ${SHARED_DIR}`;
+export const sharedMissing = (dir: string): string =>
+  `needs ../shared (recorded Civitai fixtures and small models), missing at ${dir}`;
+export const SHARED_MISSING = sharedMissing(SHARED_DIR);
 
 export function sharedAvailable(): boolean {
   try {
