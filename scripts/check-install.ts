@@ -7,7 +7,8 @@
  *    node_modules is there, a preinstall/install/postinstall script or a binding.gyp (npm runs
  *    `node-gyp rebuild` for those) — is covered by package.json `allowScripts`, allowed (`true`) or
  *    explicitly denied (`false`); and every `allowScripts` entry still matches such a package.
- * 3. npm is 11.16 or newer, the first npm that reads `allowScripts`.
+ * 3. npm is 11.19 or newer: `allowScripts` appeared in npm 11.16 as an advisory list (npm/cli#9415);
+ *    11.19 is the release checked here to skip denied scripts and honour `strict-allow-scripts`.
  *
  * Exit code 0 when all hold, 1 with one line per problem otherwise.
  */
@@ -19,8 +20,8 @@ import { z } from 'zod';
 
 const DEP_FIELDS = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies'] as const;
 const SCRIPT_HOOKS = ['preinstall', 'install', 'postinstall'] as const;
-/** npm 11.16 is the first release that reads `allowScripts` (npm/cli#9415). */
-export const MIN_NPM = [11, 16] as const;
+/** The oldest npm checked to enforce `allowScripts` (11.16 only printed advice, npm/cli#9415). */
+export const MIN_NPM = [11, 19] as const;
 
 const DepMap = z.record(z.string(), z.string());
 export const PackageJson = z.object({
@@ -181,7 +182,7 @@ export function npmVersionProblem(version: string): string | undefined {
   const [major = 0, minor = 0] = version.trim().split('.').map(Number);
   const [wantMajor, wantMinor] = MIN_NPM;
   if (major > wantMajor || (major === wantMajor && minor >= wantMinor)) return undefined;
-  return `npm ${version.trim()} ignores package.json allowScripts (npm ${wantMajor}.${wantMinor} or newer reads it): install scripts such as onnxruntime-node's GPU download would run; upgrade npm (npm install -g npm@11) or set ONNXRUNTIME_NODE_INSTALL=skip`;
+  return `npm ${version.trim()} does not enforce package.json allowScripts (npm ${wantMajor}.${wantMinor} or newer does): install scripts such as onnxruntime-node's GPU download would run; upgrade npm (npm install -g npm@11) or set ONNXRUNTIME_NODE_INSTALL=skip`;
 }
 
 /** Read an installed package directory for the install-script check. */

@@ -142,11 +142,11 @@ describe('allowScripts covers every install script', () => {
 });
 
 describe('npm version', () => {
-  test('npm 11.16 and newer read allowScripts; older ones are refused with what to do', () => {
-    assert.equal(npmVersionProblem('11.16.0'), undefined);
+  test('npm 11.19 and newer enforce allowScripts; older ones are refused with what to do', () => {
+    assert.equal(npmVersionProblem('11.19.0'), undefined);
     assert.equal(npmVersionProblem('11.19.1\n'), undefined);
     assert.equal(npmVersionProblem('12.0.0'), undefined);
-    assert.match(npmVersionProblem('11.15.2') ?? '', /ignores package\.json allowScripts/);
+    assert.match(npmVersionProblem('11.16.0') ?? '', /does not enforce package\.json allowScripts/);
     assert.match(npmVersionProblem('10.9.2') ?? '', /ONNXRUNTIME_NODE_INSTALL=skip/);
   });
 });
