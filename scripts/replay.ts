@@ -14,6 +14,11 @@ const { values } = parseArgs({
 });
 let catalogue: Catalogue;
 if (values.catalogue === 'shared') {
+  const { sharedAvailable, SHARED_MISSING } = await import('../tests/support/requirements.ts');
+  if (!sharedAvailable()) {
+    console.error(`the shared catalogue ${SHARED_MISSING}; use --catalogue demo`);
+    process.exit(2);
+  }
   catalogue = (await import('../tests/support/shared-catalogue.ts')).sharedCatalogue();
 } else if (values.catalogue === 'demo') {
   catalogue = (await import('../tests/fixtures/demo/catalogue.ts')).demoCatalogue();

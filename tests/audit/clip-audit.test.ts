@@ -6,25 +6,29 @@ import { after, before, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { ensureTinyClipModels } from '../../scripts/make-tiny-models.ts';
 import { type CivitaiReplay, startCivitaiReplay } from '../support/civitai-replay.ts';
+import { needsShared, skipIfMissing } from '../support/requirements.ts';
 import { runCliCaptured } from '../support/run-cli.ts';
 import { SHARED_DIR, sharedCatalogue } from '../support/shared-catalogue.ts';
 
 // Tiny generated ONNX towers with the real names and shapes, plus the real vocabulary from ../shared:
 // the audit's CLIP path (fetch, decode, preprocess, tokenize, batch, score, calibrate) runs for real.
+// Without ../shared only the option checks run (they are refused before any request).
+const shared = needsShared();
 let replay: CivitaiReplay;
 let modelsDir: string;
 before(async () => {
-  replay = await startCivitaiReplay({ catalogue: sharedCatalogue(0) });
   const tiny = await ensureTinyClipModels();
   modelsDir = mkdtempSync(join(tmpdir(), 'loralens-clip-models-'));
   for (const f of ['vision_model.onnx', 'text_model.onnx'])
     copyFileSync(join(tiny.dir, f), join(modelsDir, f));
+  if (shared.skip) return;
+  replay = await startCivitaiReplay({ catalogue: sharedCatalogue(0) });
   copyFileSync(
     join(SHARED_DIR, 'models', 'clip-tokenizer', 'bpe_simple_vocab_16e6.txt.gz'),
     join(modelsDir, 'bpe_simple_vocab_16e6.txt.gz'),
   );
 });
-after(() => replay.close());
+after(() => replay?.close());
 
 const audit = async (extra: string[]) => {
   const out = mkdtempSync(join(tmpdir(), 'loralens-clip-out-'));
@@ -42,7 +46,8 @@ const audit = async (extra: string[]) => {
   return { rows, json };
 };
 
-test('with model files, metrics.csv gains one row per scored image and the per-model CLIP columns', async () => {
+test('with model files, metrics.csv gains one row per scored image and the per-model CLIP columns', async (ctx) => {
+  if (skipIfMissing(ctx, shared)) return;
   const { rows, json } = await audit([]);
   const images = rows.filter((r) => r.row_type === 'image');
   const model = rows.find((r) => r.row_type === 'model')!;
@@ -71,7 +76,8 @@ test('with model files, metrics.csv gains one row per scored image and the per-m
   );
 });
 
-test('--clip-threshold switches to the uncalibrated raw mode, labelled as such, with a Wilson interval', async () => {
+test('--clip-threshold switches to the uncalibrated raw mode, labelled as such, with a Wilson interval', async (ctx) => {
+  if (skipIfMissing(ctx, shared)) return;
   const { rows, json } = await audit(['--clip-threshold', '0.99']);
   const model = rows.find((r) => r.row_type === 'model')!;
   assert.equal(model.clip_mode, 'raw-threshold-uncalibrated');
@@ -85,7 +91,8 @@ test('--clip-threshold switches to the uncalibrated raw mode, labelled as such, 
   assert.ok(json.flaggedImages.every((f: { nsfwLevel: number }) => f.nsfwLevel >= 1 && f.nsfwLevel <= 2));
 });
 
-test('--clip-alpha and --clip-null-k reach the calibration and are recorded with the evidence', async () => {
+test('--clip-alpha and --clip-null-k reach the calibration and are recorded with the evidence', async (ctx) => {
+  if (skipIfMissing(ctx, shared)) return;
   const { json } = await audit(['--clip-alpha', '0.1', '--clip-null-k', '7']);
   const evidence = JSON.stringify(json);
   assert.match(evidence, /"alpha":0\.1,"nullK":7,/);
@@ -93,7 +100,7 @@ test('--clip-alpha and --clip-null-k reach the calibration and are recorded with
 
 test('bad CLIP calibration options are one sentence and exit code 2', async () => {
   const env = {
-    CIVITAI_BASE_URL: replay.url,
+    CIVITAI_BASE_URL: replay?.url ?? 'http://127.0.0.1:9',
     LORALENS_STORE_URL: 'memory://',
     LORALENS_MODELS_DIR: modelsDir,
   };

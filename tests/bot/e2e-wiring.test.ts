@@ -9,12 +9,13 @@ import { type AuditServiceHandle, createAuditService } from '../../src/app/creat
 import { loadConfig } from '../../src/config.ts';
 import { openStorage } from '../../src/storage/backend.ts';
 import { type CivitaiReplay, startCivitaiReplay } from '../support/civitai-replay.ts';
+import { needsShared } from '../support/requirements.ts';
 import { sharedCatalogue } from '../support/shared-catalogue.ts';
 import { type Harness, startHarness } from './support/harness.ts';
 import { embedsOf, finalEdit, isCallback } from './support/helpers.ts';
 import { ManualClock } from './support/manual-clock.ts';
 
-describe('the bot wired to the real AuditService against the local Civitai replay', () => {
+describe('the bot wired to the real AuditService against the local Civitai replay', needsShared(), () => {
   let replay: CivitaiReplay;
   let service: AuditServiceHandle;
   let h: Harness;

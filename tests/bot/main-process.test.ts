@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type CivitaiReplay, startCivitaiReplay } from '../support/civitai-replay.ts';
 import { type FakeDiscord, startFakeDiscord } from '../support/fake-discord/server.ts';
+import { needsShared } from '../support/requirements.ts';
 import { sharedCatalogue } from '../support/shared-catalogue.ts';
 import { APP_ID, TOKEN } from './support/harness.ts';
 import { embedsOf, finalEdit } from './support/helpers.ts';
 
 const repoRoot = new URL('../../', import.meta.url).pathname;
 
-describe('npm start (src/bot/main.ts) as a process', () => {
+describe('npm start (src/bot/main.ts) as a process', needsShared(), () => {
   let replay: CivitaiReplay;
   let discord: FakeDiscord;
   const dir = mkdtempSync(join(tmpdir(), 'loralens-main-'));

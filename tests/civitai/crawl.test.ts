@@ -12,21 +12,27 @@ import {
 } from '../../src/analysis/civitai/crawl.ts';
 import { Model } from '../../src/analysis/civitai/schemas.ts';
 import { isAppError } from '../../src/analysis/errors.ts';
+import type { Catalogue } from '../support/catalogue.ts';
 import { type CivitaiReplay, startCivitaiReplay } from '../support/civitai-replay.ts';
+import { needsShared, skipIfMissing } from '../support/requirements.ts';
 import { readShared, sharedCatalogue } from '../support/shared-catalogue.ts';
 import { testClient } from '../support/test-client.ts';
 
-const catalogue = sharedCatalogue(320);
+// The replay serves the recorded models in ../shared; without that folder its tests are skipped.
+const shared = needsShared();
+let catalogue: Catalogue;
 let replay: CivitaiReplay;
 before(async () => {
+  if (shared.skip) return;
+  catalogue = sharedCatalogue(320);
   replay = await startCivitaiReplay({ catalogue });
 });
-after(() => replay.close());
+after(() => replay?.close());
 
 const top = (n: number, extra: Partial<TopSelection> = {}) =>
   TopSelection.parse({ kind: 'top', n, from: '2022-01-01', to: '2026-12-31', ...extra });
 
-describe('top-N listing', () => {
+describe('top-N listing', shared, () => {
   test('N=250 is paged with cursors (limit ≤ 100) and returns 250 distinct models of the asked types', async () => {
     const t = testClient(replay.url);
     const start = replay.requests.length;
@@ -90,7 +96,8 @@ describe('top-N listing', () => {
 });
 
 describe('one model', () => {
-  test('crawl record holds versions, changelogs, files, images with prompts, and the kohya header', async () => {
+  test('crawl record holds versions, changelogs, files, images with prompts, and the kohya header', async (ctx) => {
+    if (skipIfMissing(ctx, shared)) return;
     const t = testClient(replay.url);
     const { records } = await collectRecords(
       { client: t.client, clock: t.clock },
@@ -124,7 +131,7 @@ describe('one model', () => {
     await t.close();
   });
 
-  test('images are asked for with withMeta=true (prompts are null otherwise)', async () => {
+  test('images are asked for with withMeta=true (prompts are null otherwise)', shared, async () => {
     const t = testClient(replay.url);
     const page = await t.client.listImages({
       modelVersionId: 1448477,
@@ -153,7 +160,7 @@ describe('one model', () => {
     }
   });
 
-  test('an unknown model id is a user error with one sentence', async () => {
+  test('an unknown model id is a user error with one sentence', shared, async () => {
     const t = testClient(replay.url);
     await assert.rejects(
       collectRecords({ client: t.client }, { kind: 'model', ref: '424242424' }, DEFAULT_CRAWL_OPTIONS),
@@ -163,7 +170,7 @@ describe('one model', () => {
     await t.close();
   });
 
-  test('by hash: SHA256 of a real version file resolves to its model', async () => {
+  test('by hash: SHA256 of a real version file resolves to its model', shared, async () => {
     const t = testClient(replay.url);
     const sha = '324965B61F03B1915AFA5C616FDFDC486AE6A72E591868B5168BE99C34964C60';
     const { records, notes } = await collectRecords(
@@ -177,7 +184,7 @@ describe('one model', () => {
   });
 });
 
-describe('comments and reviews through tRPC', () => {
+describe('comments and reviews through tRPC', shared, () => {
   for (const encoding of ['superjson', 'devalue'] as const) {
     test(`with an API key they are read, paged, hidden ones dropped (${encoding})`, async () => {
       const r2 = await startCivitaiReplay({ catalogue, trpcEncoding: encoding });
@@ -290,7 +297,7 @@ describe('normalisation', () => {
     assert.equal(toSampleImage({ id: 5, url: 'x/5.jpeg', nsfwLevel: null }, 0).nsfwLevel, 16);
   });
 
-  test('the real version fixture validates and its images normalise', () => {
+  test('the real version fixture validates and its images normalise', shared, () => {
     const v = readShared<{ images: unknown[] }>(
       'fixtures/civitai/model-version-1448477-lora-illustrious.json',
     );
@@ -324,7 +331,8 @@ describe('review fixes', () => {
     assert.equal(parseModelRef('http://127.0.0.1:8080/models/7', ['127.0.0.1:8080']).modelId, 7);
   });
 
-  test('a model URL naming an older version crawls that version too (images and header)', async () => {
+  test('a model URL naming an older version crawls that version too (images and header)', async (ctx) => {
+    if (skipIfMissing(ctx, shared)) return;
     const t = testClient(replay.url);
     const { records } = await collectRecords(
       { client: t.client },
@@ -347,7 +355,7 @@ describe('review fixes', () => {
     await t.close();
   });
 
-  test('comments already read survive when a later endpoint (reviews) fails', async () => {
+  test('comments already read survive when a later endpoint (reviews) fails', shared, async () => {
     const t = testClient(replay.url, { apiKey: 'k-1234567890', maxRetries: 0 });
     replay.inject({ match: /resourceReview\.getInfinite/, kind: '500', times: 1 });
     const { records } = await collectRecords(

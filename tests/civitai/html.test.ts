@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { htmlToMarkdown, htmlToPlainText } from '../../src/analysis/civitai/html.ts';
+import { needsShared } from '../support/requirements.ts';
 import { readShared } from '../support/shared-catalogue.ts';
 
 test('description HTML becomes plain text: scripts, handlers and images dropped, entities decoded', () => {
@@ -18,7 +19,7 @@ test('safe Markdown keeps http links and drops javascript: links and raw HTML', 
   assert.equal(md, 'bad [good](https://civitai.com/x)');
 });
 
-test('the real description of model 11821 keeps its trigger words as text', () => {
+test('the real description of model 11821 keeps its trigger words as text', needsShared(), () => {
   const model = readShared<{ description: string }>('fixtures/civitai/model-11821-lora.json');
   const text = htmlToPlainText(model.description);
   assert.match(text, /vsknormal, white shirt/);

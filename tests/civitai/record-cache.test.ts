@@ -8,10 +8,12 @@ import { DEFAULT_CRAWL_OPTIONS } from '../../src/analysis/civitai/crawl.ts';
 import { openStorage } from '../../src/storage/backend.ts';
 import { createRecordCache } from '../../src/storage/crawl-cache.ts';
 import { startCivitaiReplay } from '../support/civitai-replay.ts';
+import { needsShared, skipIfMissing } from '../support/requirements.ts';
 import { sharedCatalogue } from '../support/shared-catalogue.ts';
 import { testClient } from '../support/test-client.ts';
 
-test('a cached model record is reused until the model or a version changes, then re-crawled', async () => {
+test('a cached model record is reused until the model or a version changes, then re-crawled', async (ctx) => {
+  if (skipIfMissing(ctx, needsShared())) return;
   const cat = sharedCatalogue(0);
   const replay = await startCivitaiReplay({ catalogue: cat });
   const storage = openStorage(`sqlite://${join(mkdtempSync(join(tmpdir(), 'loralens-rc-')), 'r.sqlite')}`);
@@ -45,7 +47,7 @@ test('a cached model record is reused until the model or a version changes, then
   await replay.close();
 });
 
-test('a record crawled without comments is not reused for a run that reads them', async () => {
+test('a record crawled without comments is not reused for a run that reads them', needsShared(), async () => {
   const replay = await startCivitaiReplay({ catalogue: sharedCatalogue(0) });
   const storage = openStorage('memory://');
   const records = createRecordCache(storage, 3_600_000);

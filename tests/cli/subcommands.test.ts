@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { needsShared, SHARED_DIR, skipIfMissing } from '../support/requirements.ts';
 import { runCliCaptured } from '../support/run-cli.ts';
-import { SHARED_DIR } from '../support/shared-catalogue.ts';
 
 test('loralens scan-text FILE writes one JSON line per input line; a malformed line gets an error line', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'loralens-scan-')), 'in.jsonl');
@@ -40,7 +40,8 @@ test('loralens scan-text with a missing file is a user error (exit 2)', async ()
   assert.match(r.stderr, /^error: Cannot read \/nonexistent\/in\.jsonl/);
 });
 
-test('loralens tokenize reads stdin and prints CLIP ids (real process, built from source)', () => {
+test('loralens tokenize reads stdin and prints CLIP ids (real process, built from source)', (ctx) => {
+  if (skipIfMissing(ctx, needsShared())) return;
   const vocab = join(SHARED_DIR, 'models', 'clip-tokenizer', 'bpe_simple_vocab_16e6.txt.gz');
   const r = spawnSync(
     process.execPath,

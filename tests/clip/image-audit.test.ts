@@ -4,7 +4,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { ensureTinyClipModels } from '../../scripts/make-tiny-models.ts';
 import { memoryEmbeddingCache } from '../../src/analysis/clip/embedding-cache.ts';
@@ -14,11 +13,15 @@ import { hasCode } from '../../src/analysis/errors.ts';
 import { createImageFetcher } from '../../src/analysis/images/fetch.ts';
 import type { ImageFetcher, ImageFetchOptions } from '../../src/analysis/images/types.ts';
 import type { ProgressEvent } from '../../src/analysis/ports.ts';
+import { needsShared, SHARED_DIR } from '../support/requirements.ts';
 
-const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const shared = resolve(repoRoot, '..', 'shared');
+// Real images and the real vocabulary from ../shared; without that folder these tests are skipped.
+const sharedRequirement = needsShared();
+const shared = SHARED_DIR;
 const VOCAB = resolve(shared, 'models', 'clip-tokenizer', 'bpe_simple_vocab_16e6.txt.gz');
-const index = readFileSync(resolve(shared, 'fixtures', 'images', 'index.jsonl'), 'utf8')
+const index = (
+  sharedRequirement.skip ? '' : readFileSync(resolve(shared, 'fixtures', 'images', 'index.jsonl'), 'utf8')
+)
   .split('\n')
   .filter((l) => l.trim())
   .map((l) => JSON.parse(l) as { file: string; prompt: string });
@@ -31,6 +34,7 @@ let scorer: ClipScorer;
 let scorer1: ClipScorer;
 
 before(async () => {
+  if (sharedRequirement.skip) return;
   server = createServer((req, res) => {
     requests += 1;
     const name = (req.url ?? '').replace(/^\/img\//, '');
@@ -55,6 +59,7 @@ before(async () => {
   scorer1 = await createClipScorer({ modelDir: dir, vocabPath: VOCAB, batchSize: 1, intraOpThreads: 1 });
 });
 after(async () => {
+  if (sharedRequirement.skip) return agent.close();
   await scorer.dispose();
   await scorer1.dispose();
   server.closeAllConnections();
@@ -79,7 +84,7 @@ function inputs(): ImageAuditInput[] {
   return rows;
 }
 
-describe('scoreImagePrompts end to end (tiny models, loopback images)', () => {
+describe('scoreImagePrompts end to end (tiny models, loopback images)', sharedRequirement, () => {
   test('scores every image, records skip reasons, and summarises per model with Wilson intervals', async () => {
     const fetcher = createImageFetcher({ dispatcher: agent, extraAllowedOrigins: [origin] });
     const events: ProgressEvent[] = [];

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { type Catalogue, emptyCatalogue, type Json, versionsOf } from './catalogue.ts';
+import { sharedPath } from './requirements.ts';
 
-/** ../shared next to the repository (read-only; never copied into the repo). */
-export const SHARED_DIR = fileURLToPath(new URL('../../../shared/', import.meta.url));
+export { SHARED_DIR } from './requirements.ts';
 
+/** A JSON file under ../shared; a MissingRequirementError naming the folder when it is absent. */
 export function readShared<T = Json>(relative: string): T {
-  return JSON.parse(readFileSync(`${SHARED_DIR}${relative}`, 'utf8')) as T;
+  return JSON.parse(readFileSync(sharedPath(relative), 'utf8')) as T;
 }
 
 /** The real kohya `__metadata__` map of a LoRA (Soraka, ../shared/fixtures/safetensors). */

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openStorage, type StorageBackend } from '../../src/storage/backend.ts';
 import { type RedisHandle, startRedis } from './redis-server.ts';
+import { needsRedis, type Requirement } from './requirements.ts';
 
 export interface BackendCase {
   name: string;
+  /** What the backend needs from the machine (checked when the suite is defined). */
+  requires?: () => Requirement;
   open(): Promise<StorageBackend | undefined>;
 }
 
@@ -23,6 +26,7 @@ export function storageBackends(): BackendCase[] {
     },
     {
       name: 'redis',
+      requires: needsRedis,
       open: async () => {
         redis ??= await startRedis();
         if (!redis) return undefined;
@@ -44,11 +48,11 @@ export function storageBackends(): BackendCase[] {
 
 /**
  * Run `suite` once per backend. A backend that is not installed here (redis-server missing) is
- * reported as a skipped test with the reason, never silently passed.
+ * one skipped suite with the reason, never silently passed; under CI=true it is a failure.
  */
 export function forEachBackend(title: string, suite: (get: () => StorageBackend) => void): void {
   for (const backend of storageBackends()) {
-    describe(`${title} [${backend.name}]`, () => {
+    describe(`${title} [${backend.name}]`, backend.requires?.() ?? {}, () => {
       let storage: StorageBackend | undefined;
       before(async () => {
         storage = await backend.open();
@@ -60,8 +64,8 @@ export function forEachBackend(title: string, suite: (get: () => StorageBackend)
         assert.ok(storage, `${backend.name} backend unavailable`);
         return storage;
       };
-      test(`${backend.name} backend is available`, (t) => {
-        if (!storage) t.skip('redis-server is not installed (apt-get install redis-server)');
+      test(`${backend.name} backend is available`, () => {
+        assert.ok(storage, `${backend.name} backend did not open`);
       });
       suite(get);
     });

@@ -8,12 +8,10 @@ import {
   type TrainingTagReport,
   trainingReportColumns,
 } from '../../src/analysis/training/tag-analysis.ts';
+import { needsShared, sharedPath } from '../support/requirements.ts';
 
-const SORAKA_PATH = new URL(
-  '../../../shared/fixtures/safetensors/soraka-classic-kohya-lora-metadata.json',
-  import.meta.url,
-);
-const soraka = (): Record<string, string> => JSON.parse(readFileSync(SORAKA_PATH, 'utf8'));
+const SORAKA_PATH = 'fixtures/safetensors/soraka-classic-kohya-lora-metadata.json';
+const soraka = (): Record<string, string> => JSON.parse(readFileSync(sharedPath(SORAKA_PATH), 'utf8'));
 const legacyFixture = (): Record<string, string> =>
   JSON.parse(readFileSync(new URL('./fixtures/legacy-two-folders.json', import.meta.url), 'utf8'));
 
@@ -38,7 +36,7 @@ const words = (...list: string[]) => [{ versionId: 1, versionName: 'v1', trained
 const rules = (r: TrainingTagReport) => r.findings.map((f) => f.rule);
 const byRule = (r: TrainingTagReport, rule: string) => r.findings.filter((f) => f.rule === rule);
 
-describe('analyzeTrainingTags: the real Soraka header (shared fixture)', () => {
+describe('analyzeTrainingTags: the real Soraka header (shared fixture)', needsShared(), () => {
   // Provenance: shared/fixtures/safetensors/PROVENANCE.md — soraka_classic 38 of 46, 1girl 46, 278 tags,
   // ss_dataset_dirs {"Soraka_Classic": {"n_repeats": 10, "img_count": 46}}, ss_num_train_images 460.
   const report = analyzeTrainingTags({
