@@ -4,7 +4,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { needsShared, SHARED_DIR, skipIfMissing } from '../support/requirements.ts';
 import { runCliCaptured } from '../support/run-cli.ts';
 
 test('loralens scan-text FILE writes one JSON line per input line; a malformed line gets an error line', async () => {
@@ -40,17 +39,11 @@ test('loralens scan-text with a missing file is a user error (exit 2)', async ()
   assert.match(r.stderr, /^error: Cannot read \/nonexistent\/in\.jsonl/);
 });
 
-test('loralens tokenize reads stdin and prints CLIP ids (real process, built from source)', (ctx) => {
-  if (skipIfMissing(ctx, needsShared())) return;
-  const vocab = join(SHARED_DIR, 'models', 'clip-tokenizer', 'bpe_simple_vocab_16e6.txt.gz');
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'tokenize', '--vocab', vocab],
-    {
-      input: `${JSON.stringify({ text: 'a photo of a cat' })}\n`,
-      encoding: 'utf8',
-    },
-  );
+test('loralens tokenize reads stdin and prints CLIP ids with the shipped vocabulary (real process)', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'tokenize'], {
+    input: `${JSON.stringify({ text: 'a photo of a cat' })}\n`,
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim());
   // openai/CLIP: tokenize("a photo of a cat") = [49406, 320, 1125, 539, 320, 2368, 49407, 0, …]

@@ -3,16 +3,15 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ensureTinyClipModels, tinyVisionModel } from '../../scripts/make-tiny-models.ts';
 import { type ClipScorer, cosine, createClipScorer } from '../../src/analysis/clip/scorer.ts';
 import { hasCode } from '../../src/analysis/errors.ts';
 import { CLIP_TENSOR_LENGTH } from '../../src/analysis/images/clip-preprocess.ts';
 import { seededRandom } from '../../src/analysis/stats/random.ts';
-import { needsShared, SHARED_DIR, skipIfMissing } from '../support/requirements.ts';
 
-// The real vocabulary lives in ../shared; without that folder the tests that need it are skipped.
-const shared = needsShared();
-const VOCAB = `${SHARED_DIR}models/clip-tokenizer/bpe_simple_vocab_16e6.txt.gz`;
+// The CLIP vocabulary ships with the package (assets/models).
+const VOCAB = fileURLToPath(new URL('../../assets/models/bpe_simple_vocab_16e6.txt.gz', import.meta.url));
 
 function randomTensors(n: number, seed: number): Float32Array[] {
   const rng = seededRandom(seed);
@@ -29,7 +28,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-describe('CLIP scorer on tiny models', shared, () => {
+describe('CLIP scorer on tiny models', () => {
   let batched: ClipScorer;
   let single: ClipScorer;
   before(async () => {
@@ -101,8 +100,7 @@ describe('CLIP scorer set-up errors', () => {
     );
   });
 
-  test('a model with the wrong input/output names is refused at session creation (MODEL_INVALID)', async (ctx) => {
-    if (skipIfMissing(ctx, shared)) return;
+  test('a model with the wrong input/output names is refused at session creation (MODEL_INVALID)', async () => {
     const tiny = await ensureTinyClipModels();
     await copyFile(tiny.vision, join(dir, 'vision_model.onnx'));
     // A vision graph where the text graph should be: input pixel_values, output image_embeds.
@@ -113,7 +111,7 @@ describe('CLIP scorer set-up errors', () => {
     );
   });
 
-  test('a corrupt ONNX file is MODEL_INVALID, not a crash', shared, async () => {
+  test('a corrupt ONNX file is MODEL_INVALID, not a crash', async () => {
     await writeFile(join(dir, 'text_model.onnx'), Buffer.from('not a protobuf'));
     await assert.rejects(createClipScorer({ modelDir: dir, vocabPath: VOCAB }), (e: unknown) =>
       hasCode(e, 'MODEL_INVALID'),
@@ -129,7 +127,7 @@ describe('CLIP scorer set-up errors', () => {
   });
 });
 
-describe('CLIP variants', shared, () => {
+describe('CLIP variants', () => {
   test('the quantized variant opens the *_quantized.onnx files and names them when missing', async () => {
     const { dir } = await ensureTinyClipModels();
     const only = await mkdtemp(join(tmpdir(), 'loralens-quantized-'));
