@@ -3,39 +3,11 @@ import type { AuditResult, AuditService } from '../analysis/audit/service.ts';
 import type { AuditSelection } from '../analysis/audit/types.ts';
 import { AppError, ErrorCode, hasCode } from '../analysis/errors.ts';
 import type { Clock, Logger, ProgressEvent } from '../analysis/ports.ts';
+import type { AuditQueue, JobListener, JobRequest, SubmitOutcome } from '../commands/ports.ts';
 import { t } from '../i18n/index.ts';
 import type { JobQueueStore, JobRequester, PersistedJob } from '../storage/job-queue.ts';
 
 const RESTART_SENTENCE = t('en', 'error.ABORTED');
-
-/** What a waiting requester hears about its job. */
-export type JobEvent =
-  | { type: 'queued'; position: number }
-  | { type: 'joined' }
-  | { type: 'started' }
-  | { type: 'progress'; progress: ProgressEvent };
-
-/** A requester's in-memory callbacks; the persisted part ({@link JobRequester}) survives restarts. */
-export interface JobListener {
-  onEvent?(event: JobEvent): void;
-  deliver(result: AuditResult): Promise<void>;
-  fail(error: unknown): Promise<void>;
-}
-
-export interface JobRequest {
-  selection: AuditSelection;
-  maxBrowsingLevel: number;
-  requester: JobRequester;
-  listener: JobListener;
-}
-
-export interface SubmitOutcome {
-  key: string;
-  /** 0 when the job runs now; otherwise its place in line. */
-  position: number;
-  /** True when an identical job was already queued or running and this request joined it. */
-  shared: boolean;
-}
 
 interface Job {
   key: string;
@@ -81,7 +53,7 @@ function sortKeys(value: unknown): unknown {
  * running job is persisted; `stop` lets running jobs finish within a grace period, then aborts
  * them, and `resume` re-queues what the previous process left (results go to the channel).
  */
-export class AuditRunner {
+export class AuditRunner implements AuditQueue {
   readonly #opts: AuditRunnerOptions;
   readonly #jobs = new Map<string, Job>();
   readonly #queue: Job[] = [];

@@ -13,12 +13,10 @@ import {
   MetricPeriod,
   ModelSort,
 } from '../analysis/audit/types.ts';
-import { looksLikeModelRef } from '../bot/autocomplete.ts';
-import { interactionListener } from '../bot/delivery.ts';
-import { browsingLevelFor } from '../bot/report/attachments.ts';
 import { t } from '../i18n/index.ts';
+import { browsingLevelFor, looksLikeModelRef } from './audit-request.ts';
 import { choice, named } from './localize.ts';
-import { deliveryDeps, parseOptions } from './shared.ts';
+import { parseOptions } from './shared.ts';
 import type { Command, CommandContext, CommandDeps } from './types.ts';
 
 const TypesChoice = z.enum(['all', ...AuditModelType.options]);
@@ -59,7 +57,7 @@ export const nOption = (required: boolean): APIApplicationCommandIntegerOption =
 
 async function run(ctx: CommandContext, deps: CommandDeps, selection: AuditSelection): Promise<void> {
   await ctx.deferReply();
-  const { listener } = interactionListener(ctx, deliveryDeps(deps));
+  const listener = deps.deliver(ctx);
   const outcome = await deps.runner.submit({
     selection,
     maxBrowsingLevel: browsingLevelFor(ctx.channelNsfw),

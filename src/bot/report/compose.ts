@@ -1,10 +1,10 @@
 import type { AuditResult } from '../../analysis/audit/service.ts';
 import type { Detector, Finding } from '../../analysis/audit/types.ts';
 import type { Logger } from '../../analysis/ports.ts';
+import { DiscordLimits, formatBytes, truncate } from '../../commands/discord-limits.ts';
 import type { OutgoingMessage } from '../../commands/types.ts';
 import { t } from '../../i18n/index.ts';
 import type { DetectorStats, FeedbackItem, FeedbackStore } from '../../storage/feedback-store.ts';
-import { DiscordLimits, formatBytes, truncate } from '../discord-limits.ts';
 import { chartNames, collectErrorSamples, planAttachments } from './attachments.ts';
 import { bySeverity, itemRef, renderReportEmbeds } from './render.ts';
 

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { APIEmbed } from 'discord.js';
 import type { AuditResult, ModelAuditSummary } from '../../analysis/audit/service.ts';
 import type { Detector, Finding } from '../../analysis/audit/types.ts';
+import { clampEmbeds, DiscordLimits, truncate } from '../../commands/discord-limits.ts';
 import { t } from '../../i18n/index.ts';
 import type { DetectorStats } from '../../storage/feedback-store.ts';
-import { clampEmbeds, DiscordLimits, truncate } from '../discord-limits.ts';
 
 /** Short, stable reference a report shows next to a flagged item (first 6 hex of sha256(itemKey)). */
 export function itemRef(itemKey: string): string {
