@@ -112,6 +112,7 @@ export function createBot(deps: BotDeps): Bot {
     clock,
     logger: logger.child({ component: 'runner' }),
     concurrency: config.jobConcurrency,
+    limits: { perUser: config.queuePerUser, perGuild: config.queuePerGuild, total: config.queueTotal },
     restoreListener: (requester) => channelListener(requester, delivery),
   });
 

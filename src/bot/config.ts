@@ -29,6 +29,9 @@ export const BotEnvSchema = z.object({
   LORALENS_FEEDBACK_ITEMS: intIn('LORALENS_FEEDBACK_ITEMS', 0, 20, 5),
   LORALENS_PROGRESS_INTERVAL_MS: intIn('LORALENS_PROGRESS_INTERVAL_MS', 500, 60_000, 2_000),
   LORALENS_SHUTDOWN_GRACE_MS: intIn('LORALENS_SHUTDOWN_GRACE_MS', 0, 600_000, 20_000),
+  LORALENS_QUEUE_PER_USER: intIn('LORALENS_QUEUE_PER_USER', 1, 1_000, 3),
+  LORALENS_QUEUE_PER_GUILD: intIn('LORALENS_QUEUE_PER_GUILD', 1, 10_000, 10),
+  LORALENS_QUEUE_TOTAL: intIn('LORALENS_QUEUE_TOTAL', 1, 100_000, 100),
 });
 
 export interface BotConfig {
@@ -44,6 +47,12 @@ export interface BotConfig {
   feedbackItems: number;
   progressIntervalMs: number;
   shutdownGraceMs: number;
+  /** Most unfinished /audit jobs one user may have (duplicates of a queued job do not count). */
+  queuePerUser: number;
+  /** Most unfinished /audit jobs one server may have. */
+  queuePerGuild: number;
+  /** Most unfinished jobs in all. */
+  queueTotal: number;
 }
 
 /**
@@ -63,5 +72,8 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     feedbackItems: e.LORALENS_FEEDBACK_ITEMS,
     progressIntervalMs: e.LORALENS_PROGRESS_INTERVAL_MS,
     shutdownGraceMs: e.LORALENS_SHUTDOWN_GRACE_MS,
+    queuePerUser: e.LORALENS_QUEUE_PER_USER,
+    queuePerGuild: e.LORALENS_QUEUE_PER_GUILD,
+    queueTotal: e.LORALENS_QUEUE_TOTAL,
   };
 }

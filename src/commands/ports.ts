@@ -104,16 +104,30 @@ export interface JobRequest {
   listener: JobListener;
 }
 
-export interface SubmitOutcome {
-  key: string;
-  /** 0 when the job runs now; otherwise its place in line. */
+/** Why a request was not queued: its user, server or the whole bot has too many unfinished audits. */
+export interface QueueBusy {
+  reason: 'user' | 'guild' | 'total';
+  /** The limit that was reached. */
+  limit: number;
+  /** The place in line the request would have taken. */
   position: number;
-  /** True when an identical job was already queued or running and this request joined it. */
-  shared: boolean;
 }
+
+export type SubmitOutcome =
+  | {
+      accepted: true;
+      key: string;
+      /** 0 when the job runs now; otherwise its place in line. */
+      position: number;
+      /** True when an identical job was already queued or running and this request joined it. */
+      shared: boolean;
+    }
+  | { accepted: false; busy: QueueBusy };
 
 /** The audit queue as a command sees it. */
 export interface AuditQueue {
+  /** Whether a request would be refused now (a duplicate of a queued job never is). */
+  busy(request: Omit<JobRequest, 'listener'>): QueueBusy | null;
   submit(request: JobRequest): Promise<SubmitOutcome>;
 }
 
