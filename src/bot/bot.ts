@@ -31,6 +31,7 @@ import { type ChannelPoster, restChannelPoster } from './channel-poster.ts';
 import type { BotConfig } from './config.ts';
 import { channelListener, type DeliveryDeps, interactionListener } from './delivery.ts';
 import { autocompleteContext, commandContext } from './discord-context.ts';
+import { loginError } from './discord-errors.ts';
 import { createDispatcher, type Dispatcher } from './dispatcher.ts';
 import { parseEmoji } from './emoji.ts';
 import { handleReaction } from './feedback.ts';
@@ -225,7 +226,11 @@ export function createBot(deps: BotDeps): Bot {
     poster,
     dispatcher,
     async start() {
-      await client.login(config.token);
+      try {
+        await client.login(config.token);
+      } catch (error) {
+        throw loginError(error, config.apiUrl);
+      }
       await ready;
     },
     stop() {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseEnv } from '../config.ts';
+import { type AppConfig, configError, EnvSchema, envProblems, loadConfig, parseEnv } from '../config.ts';
 
 const snowflake = (name: string) =>
   z.string().regex(/^\d{17,20}$/, `${name} must be a Discord id (17–20 digits)`);
@@ -12,6 +12,13 @@ const intIn = (name: string, min: number, max: number, fallback: number) =>
     .min(min, `${name} must be at least ${min}`)
     .max(max, `${name} must be at most ${max}`)
     .default(fallback);
+
+/** What the required bot variables are, for the "is not set" sentence. */
+const BOT_HINTS = {
+  DISCORD_TOKEN: 'the bot token from the Discord Developer Portal (your application → Bot → Reset Token)',
+  DISCORD_APPLICATION_ID:
+    'the application id from the Discord Developer Portal (your application → General Information)',
+};
 
 /** Environment of the Discord bot (on top of the shared env in src/config.ts). */
 export const BotEnvSchema = z.object({
@@ -60,7 +67,7 @@ export interface BotConfig {
  * but never echoes its value (so the token cannot leak into logs or terminals).
  */
 export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
-  const e = parseEnv(BotEnvSchema, env, 'bot configuration');
+  const e = parseEnv(BotEnvSchema, env, 'bot configuration', BOT_HINTS);
   return {
     token: e.DISCORD_TOKEN,
     applicationId: e.DISCORD_APPLICATION_ID,
@@ -76,4 +83,17 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     queuePerGuild: e.LORALENS_QUEUE_PER_GUILD,
     queueTotal: e.LORALENS_QUEUE_TOTAL,
   };
+}
+
+/**
+ * Parse the shared and the bot environment together, so every missing or invalid variable of
+ * either is listed at once (one CONFIG_INVALID error, one plain sentence per variable).
+ */
+export function loadBotEnvironment(env: NodeJS.ProcessEnv = process.env): { app: AppConfig; bot: BotConfig } {
+  const problems = [
+    ...envProblems(BotEnvSchema, env, BOT_HINTS).problems,
+    ...envProblems(EnvSchema, env).problems,
+  ];
+  if (problems.length > 0) throw configError(problems);
+  return { app: loadConfig(env), bot: loadBotConfig(env) };
 }
