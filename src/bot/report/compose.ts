@@ -5,6 +5,7 @@ import { DiscordLimits, formatBytes, truncate } from '../../commands/discord-lim
 import type { OutgoingMessage } from '../../commands/types.ts';
 import { t } from '../../i18n/index.ts';
 import type { DetectorStats, FeedbackItem, FeedbackStore } from '../../storage/feedback-store.ts';
+import { escapeUserText } from '../discord-text.ts';
 import { chartNames, collectErrorSamples, planAttachments } from './attachments.ts';
 import { bySeverity, itemRef, renderReportEmbeds } from './render.ts';
 
@@ -97,9 +98,9 @@ export async function composeReport(input: ComposeInput, deps: ComposeDeps): Pro
       content: truncate(
         t(locale, 'report.item', {
           ref: itemRef(finding.itemKey),
-          title: finding.title,
-          model: modelOf.get(finding) ?? '',
-          evidence: truncate(finding.evidence.replace(/\s+/g, ' ').trim(), 400),
+          title: escapeUserText(finding.title),
+          model: escapeUserText(modelOf.get(finding) ?? ''),
+          evidence: truncate(escapeUserText(finding.evidence.replace(/\s+/g, ' ').trim()), 400),
           detector: finding.detector,
           emoji: deps.settings.feedbackEmoji,
         }),
