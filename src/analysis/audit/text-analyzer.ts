@@ -1,6 +1,6 @@
 import type { ModelRecord } from '../civitai/record.ts';
 import { scanSources, type TextSource, textReportColumns } from '../text/tag-error-reports.ts';
-import { type Analyzer, emptyOutput } from './analyzer.ts';
+import { type Analyzer, emptyOutput, yieldToEventLoop } from './analyzer.ts';
 import { findingKey } from './finding-key.ts';
 
 /** The texts of a model the text detector reads: description, changelogs, comments, reviews. */
@@ -47,6 +47,8 @@ export function createTextAnalyzer(options: { threshold?: number } = {}): Analyz
     async analyze(records) {
       const out = emptyOutput();
       for (const record of records) {
+        // Yield between models so a bot's gateway and timers run during a long audit.
+        await yieldToEventLoop();
         const sources = textSources(record);
         const verdict = scanSources(
           sources,

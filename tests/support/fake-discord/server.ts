@@ -93,6 +93,8 @@ export interface InvokeOptions {
   focused?: string;
   /** Invoke from a DM with the bot instead of the server. */
   dm?: boolean;
+  /** The server id the interaction carries (default: the fake guild); load tests spread over many. */
+  guildId?: string;
 }
 
 const API_PREFIX = '/api/v10';
@@ -625,7 +627,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
           context: 1,
         }
       : {
-          guild_id: guildId,
+          guild_id: opts.guildId ?? guildId,
           channel_id: channelId,
           channel: channel
             ? { ...channelPayload(channel), permissions: (opts.permissions ?? PERM_VIEW_SEND_USE).toString() }
