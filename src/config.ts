@@ -62,7 +62,7 @@ export interface AppConfig {
 
 /** Parse and validate the environment once; a bad value ends as one clear CONFIG_INVALID sentence. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const e = parseEnv(EnvSchema, env, 'configuration');
+  const e = parseEnv(EnvSchema, env);
   return {
     civitaiBaseUrl: e.CIVITAI_BASE_URL.replace(/\/+$/, ''),
     civitaiApiKey: e.CIVITAI_API_KEY,
@@ -79,19 +79,75 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   };
 }
 
-/**
- * Validate environment variables with a zod schema. A bad value becomes one CONFIG_INVALID sentence
- * naming the variable; values are never echoed (a token must not reach logs or terminals).
- */
-export function parseEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.infer<S> {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message }));
-    const first = issues[0];
-    throw new ConfigError(
-      `Invalid ${what}: ${first?.message ?? 'unknown problem'} (${first?.variable || 'environment'}).`,
-      { issues },
-    );
+/** One configuration problem: the variable and a plain sentence about it (never its value). */
+export interface EnvProblem {
+  variable: string;
+  sentence: string;
+}
+
+/** What a required variable is, for the "is not set" sentence. */
+export type EnvHints = Readonly<Record<string, string>>;
+
+function plainSentence(issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv, hints: EnvHints): EnvProblem {
+  const variable = issue.path.map(String).join('.') || 'environment';
+  const raw = env[variable];
+  if (raw === undefined || raw.trim() === '') {
+    const state = raw === undefined ? 'is not set' : 'is empty';
+    const hint = hints[variable];
+    return { variable, sentence: hint ? `${variable} ${state}: ${hint}.` : `${variable} ${state}.` };
   }
-  return parsed.data;
+  const end = (text: string): string => (/[.!?]$/.test(text) ? text : `${text}.`);
+  // Messages the schemas write themselves name the variable and are plain already.
+  if (issue.message.includes(variable)) return { variable, sentence: end(issue.message) };
+  if (issue.code === 'invalid_value') {
+    return { variable, sentence: `${variable} must be one of ${issue.values.map(String).join(', ')}.` };
+  }
+  return { variable, sentence: `${variable} has a value loralens cannot use.` };
+}
+
+/** The problems a schema finds in an environment, one plain sentence each (empty when it is valid). */
+export function envProblems(
+  schema: z.ZodType,
+  env: NodeJS.ProcessEnv,
+  hints: EnvHints = {},
+): { problems: EnvProblem[]; data: unknown } {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return { problems: [], data: parsed.data };
+  const problems = new Map<string, EnvProblem>();
+  for (const issue of parsed.error.issues) {
+    const problem = plainSentence(issue, env, hints);
+    // One sentence per variable: the first issue zod reports for it.
+    if (!problems.has(problem.variable)) problems.set(problem.variable, problem);
+  }
+  return { problems: [...problems.values()], data: undefined };
+}
+
+/**
+ * One CONFIG_INVALID error listing every problem: a single problem is one sentence, several are
+ * a short list (one line each). Values are never echoed.
+ */
+export function configError(problems: readonly EnvProblem[], what = 'configuration'): ConfigError {
+  const message =
+    problems.length === 1
+      ? `Invalid ${what}: ${problems[0]?.sentence}`
+      : [`Invalid ${what} (${problems.length} problems):`, ...problems.map((p) => `- ${p.sentence}`)].join(
+          '\n',
+        );
+  return new ConfigError(message, { issues: problems.map((p) => ({ ...p })) });
+}
+
+/**
+ * Validate environment variables with a zod schema. Every missing or invalid variable is named in a
+ * plain sentence (no schema jargon); values are never echoed (a token must not reach logs or
+ * terminals). Throws CONFIG_INVALID.
+ */
+export function parseEnv<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+  what = 'configuration',
+  hints: EnvHints = {},
+): z.infer<S> {
+  const { problems, data } = envProblems(schema, env, hints);
+  if (problems.length > 0) throw configError(problems, what);
+  return data as z.infer<S>;
 }

@@ -3,42 +3,16 @@ import type { AuditResult, AuditService } from '../analysis/audit/service.ts';
 import type { AuditSelection } from '../analysis/audit/types.ts';
 import { AppError, ErrorCode, hasCode } from '../analysis/errors.ts';
 import type { Clock, Logger, ProgressEvent } from '../analysis/ports.ts';
+import type { AuditQueue, JobListener, JobRequest, QueueBusy, SubmitOutcome } from '../commands/ports.ts';
 import { t } from '../i18n/index.ts';
 import type { JobQueueStore, JobRequester, PersistedJob } from '../storage/job-queue.ts';
 
 const RESTART_SENTENCE = t('en', 'error.ABORTED');
 
-/** What a waiting requester hears about its job. */
-export type JobEvent =
-  | { type: 'queued'; position: number }
-  | { type: 'joined' }
-  | { type: 'started' }
-  | { type: 'progress'; progress: ProgressEvent };
-
-/** A requester's in-memory callbacks; the persisted part ({@link JobRequester}) survives restarts. */
-export interface JobListener {
-  onEvent?(event: JobEvent): void;
-  deliver(result: AuditResult): Promise<void>;
-  fail(error: unknown): Promise<void>;
-}
-
-export interface JobRequest {
-  selection: AuditSelection;
-  maxBrowsingLevel: number;
-  requester: JobRequester;
-  listener: JobListener;
-}
-
-export interface SubmitOutcome {
-  key: string;
-  /** 0 when the job runs now; otherwise its place in line. */
-  position: number;
-  /** True when an identical job was already queued or running and this request joined it. */
-  shared: boolean;
-}
-
 interface Job {
   key: string;
+  /** Who asked first: the job counts against this user's and server's limits. */
+  owner: JobRequester;
   selection: AuditSelection;
   maxBrowsingLevel: number;
   requesters: Array<{ requester: JobRequester; listener: JobListener }>;
@@ -56,7 +30,18 @@ export interface AuditRunnerOptions {
   concurrency: number;
   /** Builds channel delivery for requesters restored after a restart. */
   restoreListener: (requester: JobRequester) => JobListener;
+  /** Most unfinished (queued or running) audits; defaults {@link DEFAULT_QUEUE_LIMITS}. */
+  limits?: QueueLimits;
 }
+
+/** Caps on unfinished audits started from slash commands (weekly reports are not capped). */
+export interface QueueLimits {
+  perUser: number;
+  perGuild: number;
+  total: number;
+}
+
+export const DEFAULT_QUEUE_LIMITS: QueueLimits = { perUser: 3, perGuild: 10, total: 100 };
 
 /** Deduplication key: identical selection and browsing level share one job. */
 export function jobKey(selection: AuditSelection, maxBrowsingLevel: number): string {
@@ -77,12 +62,15 @@ function sortKeys(value: unknown): unknown {
 }
 
 /**
- * Runs audits a few at a time, in order, with identical requests sharing one job. Every queued or
- * running job is persisted; `stop` lets running jobs finish within a grace period, then aborts
+ * Runs audits a few at a time, in order, with identical requests sharing one job. A new job from
+ * a slash command is refused (a result, not a throw) when its user, server or the whole bot has
+ * reached the limit of unfinished audits; joining an identical job is always allowed. Every queued
+ * or running job is persisted; `stop` lets running jobs finish within a grace period, then aborts
  * them, and `resume` re-queues what the previous process left (results go to the channel).
  */
-export class AuditRunner {
+export class AuditRunner implements AuditQueue {
   readonly #opts: AuditRunnerOptions;
+  readonly #limits: QueueLimits;
   readonly #jobs = new Map<string, Job>();
   readonly #queue: Job[] = [];
   readonly #running = new Set<Promise<void>>();
@@ -90,6 +78,7 @@ export class AuditRunner {
 
   constructor(options: AuditRunnerOptions) {
     this.#opts = options;
+    this.#limits = options.limits ?? DEFAULT_QUEUE_LIMITS;
   }
 
   get accepting(): boolean {
@@ -101,8 +90,36 @@ export class AuditRunner {
     return this.#queue.length;
   }
 
-  /** Queue an audit or join the identical one already queued/running. Throws ABORTED while stopping. */
+  /** Whether a new request would be refused now; null when it would be queued or joined. */
+  busy(request: Omit<JobRequest, 'listener'>): QueueBusy | null {
+    const { requester } = request;
+    // Weekly reports and restored jobs are not capped; duplicates join the job already there.
+    if (requester.kind !== 'interaction') return null;
+    if (this.#jobs.has(jobKey(request.selection, request.maxBrowsingLevel))) return null;
+    const position = this.#queue.length + (this.#running.size < this.#opts.concurrency ? 0 : 1);
+    const jobs = [...this.#jobs.values()];
+    const limits = this.#limits;
+    if (requester.userId !== null) {
+      const mine = jobs.filter((j) => j.owner.userId === requester.userId).length;
+      if (mine >= limits.perUser) return { reason: 'user', limit: limits.perUser, position };
+    }
+    if (requester.guildId !== null) {
+      const server = jobs.filter((j) => j.owner.guildId === requester.guildId).length;
+      if (server >= limits.perGuild) return { reason: 'guild', limit: limits.perGuild, position };
+    }
+    if (jobs.length >= limits.total) return { reason: 'total', limit: limits.total, position };
+    return null;
+  }
+
+  /**
+   * Queue an audit or join the identical one already queued/running; refused as busy (see
+   * {@link busy}) when a limit is reached. Throws ABORTED while stopping.
+   */
   async submit(request: JobRequest): Promise<SubmitOutcome> {
+    return this.#submit(request, true);
+  }
+
+  async #submit(request: JobRequest, limited: boolean): Promise<SubmitOutcome> {
     if (!this.#accepting) {
       throw new AppError(ErrorCode.ABORTED, 'The bot is shutting down and takes no new jobs.');
     }
@@ -113,10 +130,13 @@ export class AuditRunner {
       await this.#persist(existing);
       const position = existing.state === 'running' ? 0 : this.#queue.indexOf(existing) + 1;
       request.listener.onEvent?.({ type: 'joined' });
-      return { key, position, shared: true };
+      return { accepted: true, key, position, shared: true };
     }
+    const busy = limited ? this.busy(request) : null;
+    if (busy) return { accepted: false, busy };
     const job: Job = {
       key,
+      owner: request.requester,
       selection: request.selection,
       maxBrowsingLevel: request.maxBrowsingLevel,
       requesters: [{ requester: request.requester, listener: request.listener }],
@@ -131,7 +151,7 @@ export class AuditRunner {
     this.#pump();
     const position = job.state === 'running' ? 0 : this.#queue.indexOf(job) + 1;
     if (position > 0) request.listener.onEvent?.({ type: 'queued', position });
-    return { key, position, shared: false };
+    return { accepted: true, key, position, shared: false };
   }
 
   /** Re-queue jobs a previous process persisted; their results are posted to the channels. */
@@ -143,20 +163,19 @@ export class AuditRunner {
         await this.#opts.store.remove(persisted.key);
         continue;
       }
-      await this.submit({
-        selection: persisted.selection,
-        maxBrowsingLevel: persisted.maxBrowsingLevel,
-        requester: first,
-        listener: this.#opts.restoreListener(first),
-      });
-      for (const requester of others) {
-        await this.submit({
-          selection: persisted.selection,
-          maxBrowsingLevel: persisted.maxBrowsingLevel,
-          requester,
-          listener: this.#opts.restoreListener(requester),
-        });
-      }
+      // A restored job is never refused: it was accepted before the restart.
+      const restore = (requester: JobRequester) =>
+        this.#submit(
+          {
+            selection: persisted.selection,
+            maxBrowsingLevel: persisted.maxBrowsingLevel,
+            requester,
+            listener: this.#opts.restoreListener(requester),
+          },
+          false,
+        );
+      await restore(first);
+      for (const requester of others) await restore(requester);
     }
     if (saved.length > 0) this.#opts.logger.info({ jobs: saved.length }, 'resumed persisted audit jobs');
     return saved.length;

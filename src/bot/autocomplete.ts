@@ -1,7 +1,8 @@
 import type { AuditService, ModelSearchHit } from '../analysis/audit/service.ts';
 import type { Clock, Logger } from '../analysis/ports.ts';
-import type { AutocompleteChoice } from '../commands/types.ts';
-import { DiscordLimits, truncate } from './discord-limits.ts';
+import { looksLikeModelRef } from '../commands/audit-request.ts';
+import { DiscordLimits, truncate } from '../commands/discord-limits.ts';
+import type { AutocompleteChoice, ModelSearch } from '../commands/ports.ts';
 
 export interface ModelSearchCacheOptions {
   service: Pick<AuditService, 'searchModels'>;
@@ -18,23 +19,11 @@ interface Entry {
   hits: ModelSearchHit[];
 }
 
-/** Whether the text is something `/audit model` accepts directly: a numeric id or a civitai URL. */
-export function looksLikeModelRef(text: string): boolean {
-  const value = text.trim();
-  if (/^\d{1,12}$/.test(value)) return true;
-  try {
-    const url = new URL(value);
-    return /(^|\.)civitai\.(com|green)$/.test(url.hostname) && /\/models\/\d+/.test(url.pathname);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Model-name suggestions for autocomplete: cached per query (TTL + size bound), and answered within
  * the budget from the best cached prefix when Civitai is slow (the slow search still fills the cache).
  */
-export class ModelSearchCache {
+export class ModelSearchCache implements ModelSearch {
   readonly #opts: Required<Omit<ModelSearchCacheOptions, 'service' | 'clock' | 'logger'>> &
     ModelSearchCacheOptions;
   readonly #cache = new Map<string, Entry>();

@@ -14,6 +14,7 @@ import {
 import type { AuditService } from '../analysis/audit/service.ts';
 import { AuditSelection } from '../analysis/audit/types.ts';
 import { type Clock, type Logger, systemClock } from '../analysis/ports.ts';
+import { browsingLevelFor } from '../commands/audit-request.ts';
 import { commands as defaultCommands } from '../commands/index.ts';
 import type { Command, CommandDeps } from '../commands/types.ts';
 import type { StorageBackend } from '../storage/backend.ts';
@@ -28,12 +29,12 @@ import { AuditRunner } from './audit-runner.ts';
 import { ModelSearchCache } from './autocomplete.ts';
 import { type ChannelPoster, restChannelPoster } from './channel-poster.ts';
 import type { BotConfig } from './config.ts';
-import { channelListener, type DeliveryDeps } from './delivery.ts';
+import { channelListener, type DeliveryDeps, interactionListener } from './delivery.ts';
 import { autocompleteContext, commandContext } from './discord-context.ts';
+import { loginError } from './discord-errors.ts';
 import { createDispatcher, type Dispatcher } from './dispatcher.ts';
 import { parseEmoji } from './emoji.ts';
 import { handleReaction } from './feedback.ts';
-import { browsingLevelFor } from './report/attachments.ts';
 import { SubscriptionScheduler } from './scheduler.ts';
 
 export interface BotDeps {
@@ -112,6 +113,7 @@ export function createBot(deps: BotDeps): Bot {
     clock,
     logger: logger.child({ component: 'runner' }),
     concurrency: config.jobConcurrency,
+    limits: { perUser: config.queuePerUser, perGuild: config.queuePerGuild, total: config.queueTotal },
     restoreListener: (requester) => channelListener(requester, delivery),
   });
 
@@ -167,12 +169,11 @@ export function createBot(deps: BotDeps): Bot {
     runner,
     subscriptions,
     feedback,
-    poster,
     search: new ModelSearchCache({ service, clock, logger }),
+    deliver: (ctx) => interactionListener(ctx, delivery).listener,
     scheduler,
     clock,
     logger,
-    report: settings,
   };
   const dispatcher = createDispatcher(deps.commands ?? defaultCommands, commandDeps);
 
@@ -225,7 +226,11 @@ export function createBot(deps: BotDeps): Bot {
     poster,
     dispatcher,
     async start() {
-      await client.login(config.token);
+      try {
+        await client.login(config.token);
+      } catch (error) {
+        throw loginError(error, config.apiUrl);
+      }
       await ready;
     },
     stop() {

@@ -1,12 +1,18 @@
 import type { AuditResult } from '../analysis/audit/service.ts';
 import type { Clock, Logger, ProgressEvent } from '../analysis/ports.ts';
-import type { CommandContext, OutgoingMessage, SentMessage } from '../commands/types.ts';
+import { DiscordLimits, truncate } from '../commands/discord-limits.ts';
+import type {
+  CommandContext,
+  JobEvent,
+  JobListener,
+  OutgoingMessage,
+  SentMessage,
+} from '../commands/ports.ts';
 import { type MessageKey, t } from '../i18n/index.ts';
 import type { FeedbackStore } from '../storage/feedback-store.ts';
 import type { JobRequester } from '../storage/job-queue.ts';
-import type { JobEvent, JobListener } from './audit-runner.ts';
 import type { ChannelPoster } from './channel-poster.ts';
-import { DiscordLimits, truncate } from './discord-limits.ts';
+import { escapeUserText } from './discord-text.ts';
 import type { FeedbackEmoji } from './emoji.ts';
 import { describeError } from './error-view.ts';
 import { type ComposedReport, composeReport, type ReportSettings } from './report/compose.ts';
@@ -56,7 +62,7 @@ export function progressText(locale: string, event: ProgressEvent): string {
   const key = STAGE_KEYS[event.stage.toLowerCase()];
   const stage = key ? t(locale, key) : event.stage;
   const line = t(locale, 'progress.stage', { stage, done: event.done, total: event.total });
-  return event.message ? `${line}\n-# ${truncate(event.message, 300)}` : line;
+  return event.message ? `${line}\n-# ${truncate(escapeUserText(event.message), 300)}` : line;
 }
 
 /** Text for a job event, for the deferred reply. */

@@ -6,6 +6,7 @@ import {
   type CommandInteractionOption,
   MessageFlags,
 } from 'discord.js';
+import { DiscordLimits } from '../commands/discord-limits.ts';
 import type {
   AutocompleteContext,
   CommandContext,
@@ -16,7 +17,6 @@ import type {
   SentMessage,
 } from '../commands/types.ts';
 import type { ChannelPoster } from './channel-poster.ts';
-import { DiscordLimits } from './discord-limits.ts';
 
 function flatten(data: readonly CommandInteractionOption[]): {
   subcommand: string | null;

@@ -1,15 +1,13 @@
 import { isAppError } from '../analysis/errors.ts';
 import { createAuditService } from '../app/create-audit-service.ts';
 import { createLogger } from '../app/logger.ts';
-import { loadConfig } from '../config.ts';
 import { openStorage } from '../storage/backend.ts';
 import { createBot } from './bot.ts';
-import { loadBotConfig } from './config.ts';
+import { loadBotEnvironment } from './config.ts';
 
 /** `npm start`: the composition root of the Discord bot. */
 async function main(): Promise<void> {
-  const appConfig = loadConfig(process.env);
-  const botConfig = loadBotConfig(process.env);
+  const { app: appConfig, bot: botConfig } = loadBotEnvironment(process.env);
   const logger = createLogger(appConfig.logLevel, [botConfig.token, appConfig.civitaiApiKey]);
   const storage = openStorage(appConfig.storeUrl);
   const service = createAuditService({ config: appConfig, storage, logger });

@@ -13,12 +13,11 @@ import {
   MetricPeriod,
   ModelSort,
 } from '../analysis/audit/types.ts';
-import { looksLikeModelRef } from '../bot/autocomplete.ts';
-import { interactionListener } from '../bot/delivery.ts';
-import { browsingLevelFor } from '../bot/report/attachments.ts';
 import { t } from '../i18n/index.ts';
+import { browsingLevelFor, looksLikeModelRef } from './audit-request.ts';
 import { choice, named } from './localize.ts';
-import { deliveryDeps, parseOptions } from './shared.ts';
+import type { QueueBusy } from './ports.ts';
+import { parseOptions } from './shared.ts';
 import type { Command, CommandContext, CommandDeps } from './types.ts';
 
 const TypesChoice = z.enum(['all', ...AuditModelType.options]);
@@ -57,32 +56,49 @@ export const nOption = (required: boolean): APIApplicationCommandIntegerOption =
   max_value: 200,
 });
 
+/** The one ephemeral sentence for a refused request (the reply is public until then, so it goes). */
+async function replyBusy(ctx: CommandContext, busy: QueueBusy): Promise<void> {
+  const content = t(ctx.locale, `queue.busy.${busy.reason}${busy.limit === 1 ? '.one' : ''}`, {
+    limit: busy.limit,
+    position: busy.position,
+  });
+  if (ctx.state === 'fresh') {
+    await ctx.reply({ content, ephemeral: true });
+    return;
+  }
+  await ctx.deleteReply();
+  await ctx.followUp({ content, ephemeral: true });
+}
+
 async function run(ctx: CommandContext, deps: CommandDeps, selection: AuditSelection): Promise<void> {
-  await ctx.deferReply();
-  const { listener } = interactionListener(ctx, deliveryDeps(deps));
-  const outcome = await deps.runner.submit({
+  const request = {
     selection,
     maxBrowsingLevel: browsingLevelFor(ctx.channelNsfw),
     requester: {
-      kind: 'interaction',
+      kind: 'interaction' as const,
       guildId: ctx.guildId,
       channelId: ctx.channelId,
       userId: ctx.userId,
       locale: ctx.locale,
       nsfw: ctx.channelNsfw,
     },
-    listener,
-  });
-  deps.logger.info(
-    {
-      command: 'audit',
-      job: outcome.key,
-      position: outcome.position,
-      shared: outcome.shared,
-      user: ctx.userId,
-    },
-    'audit requested',
-  );
+  };
+  const log = deps.logger.child({ command: 'audit', user: ctx.userId, guild: ctx.guildId });
+  // Refuse before deferring when the queue is already full: one quick ephemeral answer.
+  const early = deps.runner.busy(request);
+  if (early) {
+    log.info({ busy: early }, 'audit refused: queue busy');
+    await replyBusy(ctx, early);
+    return;
+  }
+  await ctx.deferReply();
+  const outcome = await deps.runner.submit({ ...request, listener: deps.deliver(ctx) });
+  if (!outcome.accepted) {
+    log.info({ busy: outcome.busy }, 'audit refused: queue busy');
+    await replyBusy(ctx, outcome.busy);
+    return;
+  }
+  log.info({ job: outcome.key, position: outcome.position, shared: outcome.shared }, 'audit requested');
 }
 
 export const audit = {

@@ -1,8 +1,6 @@
 import type { z } from 'zod';
-import type { DeliveryDeps } from '../bot/delivery.ts';
-import { parseEmoji } from '../bot/emoji.ts';
 import { t } from '../i18n/index.ts';
-import type { CommandContext, CommandDeps } from './types.ts';
+import type { CommandContext } from './types.ts';
 
 /** Parse options with zod; on failure reply with one ephemeral sentence and resolve undefined. */
 export async function parseOptions<S extends z.ZodType>(
@@ -15,18 +13,6 @@ export async function parseOptions<S extends z.ZodType>(
   const detail = issue ? `${issue.path.join('.') || 'options'}: ${issue.message}` : 'options';
   await ctx.reply({ content: t(ctx.locale, 'input.invalid', { detail }), ephemeral: true });
   return undefined;
-}
-
-export function deliveryDeps(deps: CommandDeps): DeliveryDeps {
-  return {
-    feedback: deps.feedback,
-    fetchImage: (url, signal) => deps.service.fetchImage(url, signal),
-    poster: deps.poster,
-    clock: deps.clock,
-    logger: deps.logger,
-    settings: deps.report,
-    emoji: parseEmoji(deps.report.feedbackEmoji),
-  };
 }
 
 /** Discord timestamp markup, rendered in each reader's own time zone. */

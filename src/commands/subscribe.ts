@@ -6,14 +6,14 @@ import {
   PermissionFlagsBits,
 } from 'discord.js';
 import { z } from 'zod';
-import { guildOnly, requirePermission } from '../bot/guards.ts';
-import { isValidTimezone, nextWeeklyRun } from '../bot/scheduler.ts';
 import { t } from '../i18n/index.ts';
 import { type Subscription, Weekday } from '../storage/subscriptions-store.ts';
 import { nOption, typesFor, typesOption } from './audit.ts';
+import { guildOnly, requirePermission } from './guards.ts';
 import { choice, named } from './localize.ts';
 import { discordTime, parseOptions } from './shared.ts';
 import type { Command, CommandContext } from './types.ts';
+import { isValidTimezone, nextWeeklyRun } from './weekly-slot.ts';
 
 const SubscribeOptions = z.object({
   channel: z.string().regex(/^\d{17,20}$/),

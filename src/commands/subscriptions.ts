@@ -1,7 +1,7 @@
 import { InteractionContextType } from 'discord.js';
-import { DiscordLimits, truncate } from '../bot/discord-limits.ts';
-import { guildOnly } from '../bot/guards.ts';
 import { t } from '../i18n/index.ts';
+import { DiscordLimits, truncate } from './discord-limits.ts';
+import { guildOnly } from './guards.ts';
 import { named } from './localize.ts';
 import { describeSubscription } from './subscribe.ts';
 import type { Command } from './types.ts';

@@ -1,7 +1,7 @@
 import { InteractionContextType, PermissionFlagsBits } from 'discord.js';
 import { z } from 'zod';
-import { guildOnly, requirePermission } from '../bot/guards.ts';
 import { t } from '../i18n/index.ts';
+import { guildOnly, requirePermission } from './guards.ts';
 import { named } from './localize.ts';
 import { parseOptions } from './shared.ts';
 import { channelOption } from './subscribe.ts';

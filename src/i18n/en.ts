@@ -54,6 +54,18 @@ export const en = {
 
   // progress and queue
   'progress.queued': '⏳ Queued: position {position} in line.',
+  'queue.busy.user':
+    '⏳ Busy: you already have {limit} audits waiting or running. Try again when one has finished (yours would be position {position} in line).',
+  'queue.busy.user.one':
+    '⏳ Busy: you already have {limit} audit waiting or running. Try again when it has finished (yours would be position {position} in line).',
+  'queue.busy.guild':
+    '⏳ Busy: this server already has {limit} audits waiting or running. Try again later (yours would be position {position} in line).',
+  'queue.busy.guild.one':
+    '⏳ Busy: this server already has {limit} audit waiting or running. Try again later (yours would be position {position} in line).',
+  'queue.busy.total':
+    '⏳ Busy: the bot already has {limit} audits waiting or running. Try again later (yours would be position {position} in line).',
+  'queue.busy.total.one':
+    '⏳ Busy: the bot already has {limit} audit waiting or running. Try again later (yours would be position {position} in line).',
   'progress.shared': '🔁 The same audit is already running; you will get its result here.',
   'progress.started': '🔎 Auditing…',
   'progress.stage': '🔎 {stage} {done}/{total}…',

@@ -53,6 +53,18 @@ export const ja: Record<MessageKey, string> = {
   'day.sat': '土曜日',
   'day.sun': '日曜日',
   'progress.queued': '⏳ 待機中：{position} 番目です。',
+  'queue.busy.user':
+    '⏳ 混雑中：あなたの監査がすでに {limit} 件、待機中または実行中です。どれかが終わってから再度お試しください（今回は {position} 番目になります）。',
+  'queue.busy.user.one':
+    '⏳ 混雑中：あなたの監査がすでに {limit} 件、待機中または実行中です。終わってから再度お試しください（今回は {position} 番目になります）。',
+  'queue.busy.guild':
+    '⏳ 混雑中：このサーバーの監査がすでに {limit} 件、待機中または実行中です。しばらくしてから再度お試しください（今回は {position} 番目になります）。',
+  'queue.busy.guild.one':
+    '⏳ 混雑中：このサーバーの監査がすでに {limit} 件、待機中または実行中です。しばらくしてから再度お試しください（今回は {position} 番目になります）。',
+  'queue.busy.total':
+    '⏳ 混雑中：ボットの監査がすでに {limit} 件、待機中または実行中です。しばらくしてから再度お試しください（今回は {position} 番目になります）。',
+  'queue.busy.total.one':
+    '⏳ 混雑中：ボットの監査がすでに {limit} 件、待機中または実行中です。しばらくしてから再度お試しください（今回は {position} 番目になります）。',
   'progress.shared': '🔁 同じ監査がすでに実行中です。結果はここに届きます。',
   'progress.started': '🔎 監査中…',
   'progress.stage': '🔎 {stage} {done}/{total}…',

@@ -53,6 +53,18 @@ export const zhCN: Record<MessageKey, string> = {
   'day.sat': '星期六',
   'day.sun': '星期日',
   'progress.queued': '⏳ 已排队：第 {position} 位。',
+  'queue.busy.user':
+    '⏳ 繁忙：你已有 {limit} 个审核在排队或进行中。请等其中一个完成后再试（本次会排在第 {position} 位）。',
+  'queue.busy.user.one':
+    '⏳ 繁忙：你已有 {limit} 个审核在排队或进行中。请等它完成后再试（本次会排在第 {position} 位）。',
+  'queue.busy.guild':
+    '⏳ 繁忙：本服务器已有 {limit} 个审核在排队或进行中。请稍后再试（本次会排在第 {position} 位）。',
+  'queue.busy.guild.one':
+    '⏳ 繁忙：本服务器已有 {limit} 个审核在排队或进行中。请稍后再试（本次会排在第 {position} 位）。',
+  'queue.busy.total':
+    '⏳ 繁忙：机器人已有 {limit} 个审核在排队或进行中。请稍后再试（本次会排在第 {position} 位）。',
+  'queue.busy.total.one':
+    '⏳ 繁忙：机器人已有 {limit} 个审核在排队或进行中。请稍后再试（本次会排在第 {position} 位）。',
   'progress.shared': '🔁 相同的审核已在进行中，结果会发到这里。',
   'progress.started': '🔎 正在审核…',
   'progress.stage': '🔎 {stage} {done}/{total}…',

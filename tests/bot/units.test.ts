@@ -5,10 +5,10 @@ import { isAppError } from '../../src/analysis/errors.ts';
 import { silentLogger } from '../../src/analysis/ports.ts';
 import { ModelSearchCache } from '../../src/bot/autocomplete.ts';
 import { loadBotConfig } from '../../src/bot/config.ts';
-import { DiscordLimits, embedLength } from '../../src/bot/discord-limits.ts';
 import { planAttachments } from '../../src/bot/report/attachments.ts';
 import { renderReportEmbeds } from '../../src/bot/report/render.ts';
-import { nextWeeklyRun } from '../../src/bot/scheduler.ts';
+import { DiscordLimits, embedLength } from '../../src/commands/discord-limits.ts';
+import { nextWeeklyRun } from '../../src/commands/weekly-slot.ts';
 import { FakeAuditService, finding, metricsCsv, model } from './support/fake-audit-service.ts';
 import { ManualClock } from './support/manual-clock.ts';
 

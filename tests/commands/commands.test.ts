@@ -6,10 +6,12 @@ import { silentLogger } from '../../src/analysis/ports.ts';
 import { AuditRunner } from '../../src/bot/audit-runner.ts';
 import { ModelSearchCache } from '../../src/bot/autocomplete.ts';
 import type { ChannelPoster } from '../../src/bot/channel-poster.ts';
+import { interactionListener } from '../../src/bot/delivery.ts';
 import { createDispatcher } from '../../src/bot/dispatcher.ts';
+import { parseEmoji } from '../../src/bot/emoji.ts';
 import { describeError } from '../../src/bot/error-view.ts';
 import { commandDefinitions, commands } from '../../src/commands/index.ts';
-import type { CommandDeps } from '../../src/commands/types.ts';
+import type { CommandContext, CommandDeps } from '../../src/commands/types.ts';
 import { en } from '../../src/i18n/en.ts';
 import { ja } from '../../src/i18n/ja.ts';
 import { zhCN } from '../../src/i18n/zh-cn.ts';
@@ -34,6 +36,8 @@ function deps(): CommandDeps & { changes: number } {
     channelInfo: async (id) => ({ id, nsfw: false, guildId: GUILD }),
   };
   const state = { changes: 0 };
+  const feedback = createFeedbackStore(storage, { disputeThreshold: 2 });
+  const report = { feedbackEmoji: '❌', feedbackItems: 5, progressIntervalMs: 2000 };
   const d = {
     service,
     runner: new AuditRunner({
@@ -45,9 +49,18 @@ function deps(): CommandDeps & { changes: number } {
       restoreListener: () => ({ deliver: async () => {}, fail: async () => {} }),
     }),
     subscriptions: createSubscriptionsStore(storage),
-    feedback: createFeedbackStore(storage, { disputeThreshold: 2 }),
-    poster,
+    feedback,
     search: new ModelSearchCache({ service, clock, logger: silentLogger }),
+    deliver: (ctx: CommandContext) =>
+      interactionListener(ctx, {
+        feedback,
+        fetchImage: (url: string) => service.fetchImage(url),
+        poster,
+        clock,
+        logger: silentLogger,
+        settings: report,
+        emoji: parseEmoji(report.feedbackEmoji),
+      }).listener,
     scheduler: {
       changed: () => {
         state.changes++;
@@ -55,7 +68,6 @@ function deps(): CommandDeps & { changes: number } {
     },
     clock,
     logger: silentLogger,
-    report: { feedbackEmoji: '❌', feedbackItems: 5, progressIntervalMs: 2000 },
     get changes() {
       return state.changes;
     },

@@ -44,3 +44,8 @@ export interface Analyzer {
 export function emptyOutput(): AnalyzerOutput {
   return { perModel: new Map(), rows: [], notes: [], flaggedImages: [] };
 }
+
+/** Let queued I/O and timers run (one macrotask turn) before the next synchronous stretch. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,7 +1,7 @@
 import type { ModelRecord } from '../civitai/record.ts';
 import { snippetAround } from '../text/snippet.ts';
 import { scanSources, type TextSource, textReportColumns } from '../text/tag-error-reports.ts';
-import { type Analyzer, emptyOutput } from './analyzer.ts';
+import { type Analyzer, emptyOutput, yieldToEventLoop } from './analyzer.ts';
 import { findingKey } from './finding-key.ts';
 
 /** The texts of a model the text detector reads: description, changelogs, comments, reviews. */
@@ -59,6 +59,8 @@ export function createTextAnalyzer(options: { threshold?: number } = {}): Analyz
     async analyze(records) {
       const out = emptyOutput();
       for (const record of records) {
+        // Yield between models so a bot's gateway and timers run during a long audit.
+        await yieldToEventLoop();
         const sources = textSources(record);
         const textOf = new Map(sources.map((s) => [s.id, s.text]));
         const verdict = scanSources(

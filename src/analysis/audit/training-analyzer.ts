@@ -1,6 +1,6 @@
 import type { ModelRecord, VersionRecord } from '../civitai/record.ts';
 import { analyzeTrainingTags, trainingReportColumns } from '../training/tag-analysis.ts';
-import { type Analyzer, emptyOutput } from './analyzer.ts';
+import { type Analyzer, emptyOutput, yieldToEventLoop } from './analyzer.ts';
 import { findingKey } from './finding-key.ts';
 
 /**
@@ -24,6 +24,8 @@ export function createTrainingAnalyzer(): Analyzer {
     async analyze(records) {
       const out = emptyOutput();
       for (const record of records) {
+        // Yield between models so a bot's gateway and timers run during a long audit.
+        await yieldToEventLoop();
         const version = headerVersion(record);
         const report = analyzeTrainingTags({
           metadata: version?.training?.metadata ?? null,

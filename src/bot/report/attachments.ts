@@ -2,16 +2,11 @@ import { stringify } from 'csv-stringify/sync';
 import { zipSync } from 'fflate';
 import type { AuditFile, FlaggedImage } from '../../analysis/audit/service.ts';
 import type { Logger } from '../../analysis/ports.ts';
+import { DiscordLimits } from '../../commands/discord-limits.ts';
 import type { OutgoingFile } from '../../commands/types.ts';
-import { DiscordLimits } from '../discord-limits.ts';
 
 /** Highest Civitai nsfwLevel that may be shown in a channel that is not age-restricted (PG-13). */
 export const SFW_MAX_NSFW_LEVEL = 2;
-
-/** Browsing level (bitmask of PG=1 and PG-13=2, or everything) the API gets for a channel. */
-export function browsingLevelFor(nsfwChannel: boolean): number {
-  return nsfwChannel ? 31 : 3;
-}
 
 /** Whether an image may be posted in a channel; unknown levels (0, missing) count as unsafe. */
 export function imageAllowed(image: Pick<FlaggedImage, 'nsfwLevel'>, nsfwChannel: boolean): boolean {

@@ -1,10 +1,11 @@
 import type { AuditResult } from '../../analysis/audit/service.ts';
 import type { Detector, Finding } from '../../analysis/audit/types.ts';
 import type { Logger } from '../../analysis/ports.ts';
+import { DiscordLimits, formatBytes, truncate } from '../../commands/discord-limits.ts';
 import type { OutgoingMessage } from '../../commands/types.ts';
 import { t } from '../../i18n/index.ts';
 import type { DetectorStats, FeedbackItem, FeedbackStore } from '../../storage/feedback-store.ts';
-import { DiscordLimits, formatBytes, truncate } from '../discord-limits.ts';
+import { escapeUserText } from '../discord-text.ts';
 import { chartNames, collectErrorSamples, planAttachments } from './attachments.ts';
 import { bySeverity, itemRef, renderReportEmbeds } from './render.ts';
 
@@ -97,9 +98,9 @@ export async function composeReport(input: ComposeInput, deps: ComposeDeps): Pro
       content: truncate(
         t(locale, 'report.item', {
           ref: itemRef(finding.itemKey),
-          title: finding.title,
-          model: modelOf.get(finding) ?? '',
-          evidence: truncate(finding.evidence.replace(/\s+/g, ' ').trim(), 400),
+          title: escapeUserText(finding.title),
+          model: escapeUserText(modelOf.get(finding) ?? ''),
+          evidence: truncate(escapeUserText(finding.evidence.replace(/\s+/g, ' ').trim()), 400),
           detector: finding.detector,
           emoji: deps.settings.feedbackEmoji,
         }),

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type { APIEmbed } from 'discord.js';
 import type { AuditResult, ModelAuditSummary } from '../../analysis/audit/service.ts';
 import type { Detector, Finding } from '../../analysis/audit/types.ts';
+import { clampEmbeds, DiscordLimits, truncate } from '../../commands/discord-limits.ts';
 import { t } from '../../i18n/index.ts';
 import type { DetectorStats } from '../../storage/feedback-store.ts';
-import { clampEmbeds, DiscordLimits, truncate } from '../discord-limits.ts';
+import { escapeUserText } from '../discord-text.ts';
 
 /** Short, stable reference a report shows next to a flagged item (first 6 hex of sha256(itemKey)). */
 export function itemRef(itemKey: string): string {
@@ -64,8 +65,9 @@ function verdictLabel(locale: string, verdict: EffectiveVerdict): string {
 
 function findingLine(f: Finding, disputed: boolean, locale: string): string {
   const ref = `\`${itemRef(f.itemKey)}\``;
-  if (disputed) return `~~${ref} ${f.title}~~ *(${t(locale, 'report.disputedTag')})*`;
-  return `${ref} **${f.title}** — “${truncate(f.evidence.replace(/\s+/g, ' ').trim(), 180)}”`;
+  const title = escapeUserText(f.title);
+  if (disputed) return `~~${ref} ${title}~~ *(${t(locale, 'report.disputedTag')})*`;
+  return `${ref} **${title}** — “${truncate(escapeUserText(f.evidence.replace(/\s+/g, ' ').trim()), 180)}”`;
 }
 
 function appendLines(head: string, lines: readonly string[], max: number): string {
@@ -120,7 +122,7 @@ function renderModel(model: ModelAuditSummary, input: RenderInput): APIEmbed {
   const verdict = effectiveVerdict(model, disputed);
   const findings = bySeverity(model.findings);
   const active = findings.filter((f) => !disputed.has(f.itemKey));
-  const head = `**${verdictLabel(locale, verdict)}** — ${model.verdictLine}`;
+  const head = `**${verdictLabel(locale, verdict)}** — ${escapeUserText(model.verdictLine)}`;
   const lines = findings.map((f) => findingLine(f, disputed.has(f.itemKey), locale));
   const description = appendLines(`${head}\n`, lines, DiscordLimits.embedDescription - 2);
   const comments =
@@ -133,7 +135,7 @@ function renderModel(model: ModelAuditSummary, input: RenderInput): APIEmbed {
     ...(disputedCount > 0 ? [t(locale, 'report.findings.disputed', { disputed: disputedCount })] : []),
   ].join(' · ');
   const embed: APIEmbed = {
-    title: model.name,
+    title: escapeUserText(model.name),
     url: model.url,
     color: COLORS[verdict === 'allDisputed' ? 'clean' : verdict],
     description,
@@ -173,7 +175,7 @@ function renderTop(input: RenderInput): APIEmbed {
         .map((f) => `\`${itemRef(f.itemKey)}\``)
         .join(' ');
       flaggedLines.push(
-        `• [${truncate(model.name, 80)}](${model.url}) — ${truncate(model.verdictLine, 160)} ${refs}`,
+        `• [${truncate(escapeUserText(model.name), 80)}](${model.url}) — ${truncate(escapeUserText(model.verdictLine), 160)} ${refs}`,
       );
     }
   }

@@ -49,6 +49,9 @@ export function botConfig(apiUrl: string, overrides: Partial<BotConfig> = {}): B
     feedbackItems: 5,
     progressIntervalMs: 2_000,
     shutdownGraceMs: 1_000,
+    queuePerUser: 3,
+    queuePerGuild: 10,
+    queueTotal: 100,
     ...overrides,
   };
 }

@@ -68,6 +68,15 @@ export interface FakeInteraction {
   callbacks: Array<{ type: number; data: Record<string, unknown> | null; at: number }>;
 }
 
+/** An injected failure: the reply Discord gives instead of handling the request. */
+export interface FakeFault {
+  status: number;
+  json?: unknown;
+}
+
+/** Decides, per request, whether the fake Discord fails it (null: handle it normally). */
+export type FaultRule = (request: { method: string; path: string }) => FakeFault | null;
+
 export type OptionInput = string | number | boolean | { channelId: string };
 
 export interface InvokeOptions {
@@ -84,6 +93,8 @@ export interface InvokeOptions {
   focused?: string;
   /** Invoke from a DM with the bot instead of the server. */
   dm?: boolean;
+  /** The server id the interaction carries (default: the fake guild); load tests spread over many. */
+  guildId?: string;
 }
 
 const API_PREFIX = '/api/v10';
@@ -111,6 +122,8 @@ export interface FakeDiscord {
   unreact(options: { userId: string; channelId: string; messageId: string; emoji: string }): void;
   /** Make an interaction's webhook token invalid, as Discord does after 15 minutes. */
   expire(token: string): void;
+  /** Fail matching REST requests with the given reply (null removes the rule). */
+  setFault(rule: FaultRule | null): void;
   /** Delete a channel (later REST calls on it answer 10003 Unknown Channel). */
   deleteChannel(channelId: string): void;
   waitFor(
@@ -146,6 +159,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
   const sockets = new Set<WebSocket>();
   const identified = new Set<WebSocket>();
   let seq = 0;
+  let fault: FaultRule | null = null;
 
   const botUser = {
     id: botUserId,
@@ -288,6 +302,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
     files: RecordedFile[],
     auth: string | null,
   ): Promise<Reply> => {
+    const injected = fault?.({ method, path });
+    if (injected) return injected;
     const botAuth = auth === `Bot ${options.token}`;
     const unauthorized: Reply = { status: 401, json: { message: '401: Unauthorized', code: 0 } };
     const invalidWebhook: Reply = { status: 401, json: { message: 'Invalid Webhook Token', code: 50027 } };
@@ -611,7 +627,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
           context: 1,
         }
       : {
-          guild_id: guildId,
+          guild_id: opts.guildId ?? guildId,
           channel_id: channelId,
           channel: channel
             ? { ...channelPayload(channel), permissions: (opts.permissions ?? PERM_VIEW_SEND_USE).toString() }
@@ -673,6 +689,9 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
         message_author_id: botUserId,
       }),
     unreact: (o) => dispatch('MESSAGE_REACTION_REMOVE', reactionPayload(o)),
+    setFault(rule) {
+      fault = rule;
+    },
     deleteChannel(channelId) {
       const index = channels.findIndex((c) => c.id === channelId);
       if (index >= 0) channels.splice(index, 1);

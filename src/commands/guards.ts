@@ -1,6 +1,6 @@
 import { PermissionFlagsBits } from 'discord.js';
-import type { Guard } from '../commands/types.ts';
 import { type MessageKey, t } from '../i18n/index.ts';
+import type { Guard } from './types.ts';
 
 /** Refuse outside a server. */
 export const guildOnly: Guard = (ctx) =>
