@@ -42,7 +42,9 @@ const NAMED_ENTITIES: Record<string, string> = {
 };
 
 const BLOCK_TAGS = /^<\/?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|blockquote|pre|hr|section|article|table)\b/i;
-const HTML_TAG_RE = /^<\/?[a-z][a-z0-9-]*(?:\s[^<>]{0,500})?\/?>|^<!--[\s\S]{0,2000}?-->/i;
+const HTML_ELEMENT_RE = /^<\/?[a-z][a-z0-9-]*(?:\s[^<>]{0,500})?\/?>/i;
+/** An HTML comment is markup when its `-->` comes within this many characters of `<!--`. */
+const COMMENT_MAX_BODY = 2000;
 const ENTITY_RE = /^&(?:#(\d{1,7})|#x([0-9a-f]{1,6})|([a-z]{2,8}));/i;
 
 /** Traditional → Simplified for the characters our Chinese patterns and cues use (1:1, offsets kept). */
@@ -167,14 +169,28 @@ export function normalizeForMatching(input: string): NormalizedText {
       }
     }
   };
+  // The first `-->` at or after `closeFrom`, reused while the scan has not passed it: a search from
+  // every `<!--` made a run of unclosed comments cost 2000 characters each.
+  let closeFrom = -1;
+  let closeAt = -1;
+  const commentLength = (i: number): number => {
+    if (!input.startsWith('<!--', i)) return 0;
+    const from = i + 4;
+    if (closeFrom === -1 || (closeAt !== -1 && closeAt < from)) {
+      closeAt = input.indexOf('-->', from);
+      closeFrom = from;
+    }
+    return closeAt !== -1 && closeAt - from <= COMMENT_MAX_BODY ? closeAt + 3 - i : 0;
+  };
   let i = 0;
   while (i < input.length) {
     const ch = input[i] as string;
     if (ch === '<') {
-      const tag = HTML_TAG_RE.exec(input.slice(i, i + 2100));
-      if (tag) {
-        push(BLOCK_TAGS.test(tag[0]) ? '\n' : ' ', i, i + tag[0].length);
-        i += tag[0].length;
+      const element = HTML_ELEMENT_RE.exec(input.slice(i, i + 2100))?.[0];
+      const length = element?.length ?? commentLength(i);
+      if (length > 0) {
+        push(element !== undefined && BLOCK_TAGS.test(element) ? '\n' : ' ', i, i + length);
+        i += length;
         continue;
       }
     }
@@ -188,6 +204,14 @@ export function normalizeForMatching(input: string): NormalizedText {
       }
     }
     const cp = input.codePointAt(i) ?? 0;
+    if (cp < 0x80) {
+      // ASCII is its own NFKC form; only case and the backtick change (the same result, faster).
+      text += cp === 0x60 ? "'" : cp >= 0x41 && cp <= 0x5a ? String.fromCharCode(cp + 32) : ch;
+      starts.push(i);
+      ends.push(i + 1);
+      i += 1;
+      continue;
+    }
     const width = cp > 0xffff ? 2 : 1;
     const raw = input.slice(i, i + width);
     let out = '';

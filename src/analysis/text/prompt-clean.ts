@@ -128,7 +128,13 @@ const WORDISH_RE = /[\p{L}\p{N}_'\-.!?]/u;
 interface ParseCtx {
   src: string;
   pos: number;
-  out: string;
+  /**
+   * Rendered pieces, joined once at the end: reading a string that is still being appended to
+   * flattens it on every read, which made each qualifier test cost the whole output so far.
+   */
+  out: string[];
+  /** The last non-whitespace character written so far (what a qualifier must follow). */
+  last: string | undefined;
   removed: string[];
 }
 
@@ -148,9 +154,14 @@ function prevNonSpace(text: string): string | undefined {
   return undefined;
 }
 
-function followsWord(text: string): boolean {
-  const prev = prevNonSpace(text);
+function followsWord(prev: string | undefined): boolean {
   return prev !== undefined && WORDISH_RE.test(prev);
+}
+
+/** Appends a rendered piece and keeps the last non-whitespace character up to date. */
+function emit(ctx: ParseCtx, piece: string): void {
+  ctx.out.push(piece);
+  ctx.last = prevNonSpace(piece) ?? ctx.last;
 }
 
 /** Parses until one of `closers` (unconsumed) or the end, appending rendered text to ctx.out. */
@@ -161,9 +172,9 @@ function parseSeq(ctx: ParseCtx, closers: string, depth: number): void {
     if (closers.includes(ch)) return;
     if (ch === '\\') {
       const next = src[ctx.pos + 1];
-      if (next === '(') ctx.out += LIT_OPEN;
-      else if (next === ')') ctx.out += LIT_CLOSE;
-      else if (next === '[' || next === ']' || next === '{' || next === '}' || next === '\\') ctx.out += ' ';
+      if (next === '(') emit(ctx, LIT_OPEN);
+      else if (next === ')') emit(ctx, LIT_CLOSE);
+      else if (next === '[' || next === ']' || next === '{' || next === '}' || next === '\\') emit(ctx, ' ');
       else {
         ctx.pos += 1;
         continue;
@@ -181,7 +192,7 @@ function parseSeq(ctx: ParseCtx, closers: string, depth: number): void {
     }
     if (ch === '(' || ch === '[' || ch === '{') {
       if (depth >= MAX_DEPTH) {
-        ctx.out += ' ';
+        emit(ctx, ' ');
         ctx.pos += 1;
         continue;
       }
@@ -192,78 +203,91 @@ function parseSeq(ctx: ParseCtx, closers: string, depth: number): void {
     }
     if (ch === ')' || ch === ']' || ch === '}') {
       // A stray closer that no open group is waiting for.
-      ctx.out += ' ';
+      emit(ctx, ' ');
       ctx.pos += 1;
       continue;
     }
-    ctx.out += ch;
+    emit(ctx, ch);
     ctx.pos += 1;
   }
 }
 
 function parseParen(ctx: ParseCtx, depth: number): void {
   const qualifier = QUALIFIER_BODY_RE.exec(ctx.src.slice(ctx.pos, ctx.pos + 200));
-  if (qualifier && /\S/u.test(qualifier[1] ?? '') && followsWord(ctx.out)) {
-    ctx.out += `${LIT_OPEN}${qualifier[1]}${LIT_CLOSE}`;
+  if (qualifier && /\S/u.test(qualifier[1] ?? '') && followsWord(ctx.last)) {
+    emit(ctx, `${LIT_OPEN}${qualifier[1]}${LIT_CLOSE}`);
     ctx.pos += qualifier[0].length;
     return;
   }
   ctx.pos += 1;
-  ctx.out += ' ';
+  emit(ctx, ' ');
   parseSeq(ctx, ')', depth + 1);
   if (ctx.src[ctx.pos] === ')') ctx.pos += 1;
-  ctx.out += ' ';
+  emit(ctx, ' ');
 }
 
 function parseBrace(ctx: ParseCtx, depth: number): void {
   ctx.pos += 1;
-  ctx.out += ' ';
+  emit(ctx, ' ');
   parseSeq(ctx, '}', depth + 1);
   if (ctx.src[ctx.pos] === '}') ctx.pos += 1;
-  ctx.out += ' ';
+  emit(ctx, ' ');
 }
 
 /** `[x]`, `[a|b|c]`, `[a:b:n]`, `[a:n]`, `[a::n]`: keep the first part, drop the rest. */
 function parseBracket(ctx: ParseCtx, depth: number): void {
   ctx.pos += 1;
-  ctx.out += ' ';
+  emit(ctx, ' ');
   parseSeq(ctx, ':|]', depth + 1);
   const sep = ctx.src[ctx.pos];
   if (sep === '|' || sep === ':') {
     const dropStart = ctx.pos;
     const mark = ctx.out.length;
+    const lastAtMark = ctx.last;
     while (ctx.pos < ctx.src.length && ctx.src[ctx.pos] !== ']') {
       ctx.pos += 1;
       parseSeq(ctx, sep === '|' ? '|]' : ':]', depth + 1);
     }
-    ctx.out = ctx.out.slice(0, mark);
+    ctx.out.length = mark;
+    ctx.last = lastAtMark;
     const dropped = ctx.src.slice(dropStart + 1, ctx.pos).trim();
     if (dropped.length > 0) ctx.removed.push(dropped);
   }
   if (ctx.src[ctx.pos] === ']') ctx.pos += 1;
-  ctx.out += ' ';
+  emit(ctx, ' ');
 }
 
 /** Placeholder parenthesis pairs become real parentheses only where they read as a qualifier. */
 function resolveLiteralParens(text: string): string {
   let out = '';
+  let last: string | undefined;
+  const write = (piece: string): void => {
+    out += piece;
+    last = prevNonSpace(piece) ?? last;
+  };
+  // The next placeholder close and open after the current one, found once and reused while the scan
+  // has not passed them (a search from every open made unclosed `\(` runs quadratic).
+  let close = -2;
+  let nextOpen = -2;
   let i = 0;
   while (i < text.length) {
     const ch = text[i] as string;
     if (ch === LIT_OPEN) {
-      const close = text.indexOf(LIT_CLOSE, i + 1);
-      const body = close === -1 ? '' : text.slice(i + 1, close);
-      const clean = close !== -1 && !body.includes(LIT_OPEN) && QUALIFIER_BODY_RE.test(`(${body})`);
-      if (clean && /\S/u.test(body) && followsWord(out)) {
-        out += `(${body})`;
+      if (close !== -1 && close <= i) close = text.indexOf(LIT_CLOSE, i + 1);
+      if (nextOpen !== -1 && nextOpen <= i) nextOpen = text.indexOf(LIT_OPEN, i + 1);
+      const closes = close !== -1 && (nextOpen === -1 || nextOpen > close);
+      const body = closes ? text.slice(i + 1, close) : '';
+      const clean = closes && QUALIFIER_BODY_RE.test(`(${body})`);
+      if (clean && /\S/u.test(body) && followsWord(last)) {
+        write(`(${body})`);
         i = close + 1;
         continue;
       }
-      out += ' ';
+      write(' ');
       i += 1;
       continue;
     }
-    out += ch === LIT_CLOSE ? ' ' : ch;
+    write(ch === LIT_CLOSE ? ' ' : ch);
     i += 1;
   }
   return out;
@@ -338,9 +362,9 @@ function cleanPass(input: string, opts: ResolvedOptions, removed: string[]): str
   text = removeMatches(text, KEYWORD_RE, ',', removed);
   text = removeMatches(text, EMBEDDING_SYNTAX_RE, ' ', removed);
   if (opts.embeddingRe) text = removeMatches(text, opts.embeddingRe, ' ', removed);
-  const ctx: ParseCtx = { src: text, pos: 0, out: '', removed };
+  const ctx: ParseCtx = { src: text, pos: 0, out: [], last: undefined, removed };
   parseSeq(ctx, '', 0);
-  text = resolveLiteralParens(ctx.out);
+  text = resolveLiteralParens(ctx.out.join(''));
   return normaliseTags(text, opts, removed);
 }
 

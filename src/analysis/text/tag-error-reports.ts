@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { CueScanner } from './cue-scanner.ts';
 import { detectLanguage, type SupportedLanguage } from './language.ts';
 import { type NormalizedText, normalizeForMatching, originalRange } from './normalize.ts';
-import { CUE_FACTORS, CUES, type CueKind, REPORT_RULES, type ReportRule } from './patterns.ts';
+import { REPORT_RULES, type ReportRule } from './patterns.ts';
 
 /**
  * Finds user reports of training-tag errors ("mislabeled", "wrong trigger word", 标签错误, タグミス,
@@ -101,76 +102,9 @@ interface Candidate {
   cues: string[];
 }
 
-const SENTENCE_END_RE = /[!?。！？\n]|\.(?=\s|$)/u;
-const CLAUSE_RE =
-  /[,;:，、；：]|(?<![\p{L}])(?:but|pero|mas|но|aber|mais|however)(?![\p{L}])|但是|但|不过|しかし|でも|하지만|그런데/gu;
-
-function sentenceBounds(text: string, start: number, end: number): { s: number; e: number; endChar: string } {
-  let s = start;
-  while (s > 0) {
-    const prev = text.slice(s - 1, s + 1);
-    if (SENTENCE_END_RE.test(prev[0] ?? '') && (prev[0] !== '.' || /\s/u.test(prev[1] ?? ' '))) break;
-    s -= 1;
-  }
-  let e = end;
-  let endChar = '';
-  while (e < text.length) {
-    const ch = text[e] as string;
-    if (ch === '!' || ch === '?' || ch === '。' || ch === '！' || ch === '？' || ch === '\n') {
-      endChar = ch;
-      break;
-    }
-    if (ch === '.' && (e + 1 >= text.length || /\s/u.test(text[e + 1] ?? ''))) {
-      endChar = ch;
-      break;
-    }
-    e += 1;
-  }
-  return { s, e, endChar };
-}
-
-function clauseStart(text: string, sentenceStart: number, matchStart: number): number {
-  const before = text.slice(sentenceStart, matchStart);
-  let last = 0;
-  for (const m of before.matchAll(CLAUSE_RE)) last = (m.index ?? 0) + m[0].length;
-  return Math.max(sentenceStart + last, matchStart - 40);
-}
-
-function applyCues(text: string, rule: ReportRule, nStart: number, nEnd: number, langs: SupportedLanguage[]) {
-  const { s, e, endChar } = sentenceBounds(text, nStart, nEnd);
-  const sentence = text.slice(s, Math.min(text.length, e + 1));
-  const before = text.slice(Math.max(s, nStart - 80), nStart);
-  const clause = text.slice(clauseStart(text, s, nStart), nStart);
-  const span = text.slice(nStart, nEnd);
-  const after = text.slice(nEnd, Math.min(e, nEnd + 60));
-  const found = new Set<CueKind | 'questionAboutThis'>();
-  for (const lang of langs) {
-    const c = CUES[lang];
-    if (c.negationBefore?.test(clause)) found.add('negation');
-    if (!rule.negInPattern && c.negationInSpan?.test(span)) found.add('negation');
-    if (c.negationAfter?.test(after)) found.add('negation');
-    if (c.instructionBefore?.test(before) || c.instructionAfter?.test(after)) found.add('instruction');
-    if (c.conditionalBefore?.test(before) || c.conditionalAfter?.test(after)) found.add('conditional');
-    if (c.otherModel?.test(sentence)) found.add('otherModel');
-    if (c.self?.test(sentence)) found.add('selfAttribution');
-    if (c.resolved?.test(sentence)) found.add('resolved');
-    const general = c.general?.test(sentence) ?? false;
-    const isQuestion = (endChar === '?' || endChar === '？') && !(c.notQuestion?.test(sentence) ?? false);
-    if (general) found.add('generalQuestion');
-    else if (isQuestion) found.add(c.thisModel?.test(sentence) ? 'questionAboutThis' : 'question');
-  }
-  if (found.has('generalQuestion')) {
-    found.delete('question');
-    found.delete('questionAboutThis');
-  }
-  if (found.has('question')) found.delete('questionAboutThis');
-  let score = rule.weight;
-  for (const cue of found) score *= CUE_FACTORS[cue];
-  return { score, cues: [...found].sort() };
-}
-
 function collectCandidates(norm: NormalizedText, textLang: SupportedLanguage | 'und'): Candidate[] {
   const out: Candidate[] = [];
+  const cues = new CueScanner(norm.text);
   for (const rule of REPORT_RULES) {
     rule.re.lastIndex = 0;
     for (const m of norm.text.matchAll(rule.re)) {
@@ -179,11 +113,37 @@ function collectCandidates(norm: NormalizedText, textLang: SupportedLanguage | '
       const nEnd = nStart + m[0].length;
       const langs: SupportedLanguage[] = [rule.lang];
       if (textLang !== 'und' && textLang !== rule.lang) langs.push(textLang);
-      const { score, cues } = applyCues(norm.text, rule, nStart, nEnd, langs);
-      out.push({ rule, nStart, nEnd, score, cues });
+      out.push({ rule, nStart, nEnd, ...cues.score(rule, nStart, nEnd, langs) });
     }
   }
   return out;
+}
+
+/** Counts covered positions in [0, size) with range queries in O(log size). */
+class CoverageTree {
+  readonly #tree: Int32Array;
+
+  constructor(size: number) {
+    this.#tree = new Int32Array(size + 1);
+  }
+
+  #prefix(end: number): number {
+    let sum = 0;
+    for (let i = end; i > 0; i -= i & -i) sum += this.#tree[i] as number;
+    return sum;
+  }
+
+  /** Covered positions in [start, end). */
+  count(start: number, end: number): number {
+    return this.#prefix(end) - this.#prefix(start);
+  }
+
+  /** Marks [start, end) as covered; the caller never covers a position twice. */
+  cover(start: number, end: number): void {
+    for (let p = start; p < end; p++) {
+      for (let i = p + 1; i < this.#tree.length; i += i & -i) this.#tree[i] = (this.#tree[i] as number) + 1;
+    }
+  }
 }
 
 /** Keeps the strongest of overlapping matches. */
@@ -193,8 +153,12 @@ function dedupe(candidates: Candidate[], textLang: string): Candidate[] {
     (a, b) => b.score - a.score || own(b) - own(a) || b.nEnd - b.nStart - (a.nEnd - a.nStart),
   );
   const kept: Candidate[] = [];
+  // Kept spans never overlap, so the positions they cover are counted in a Fenwick tree: each overlap
+  // test is a range count, each position is added once (O((n + k) log n), not k² comparisons).
+  const covered = new CoverageTree(sorted.reduce((max, c) => Math.max(max, c.nEnd), 0));
   for (const c of sorted) {
-    if (kept.some((k) => c.nStart < k.nEnd && k.nStart < c.nEnd)) continue;
+    if (covered.count(c.nStart, c.nEnd) > 0) continue;
+    covered.cover(c.nStart, c.nEnd);
     kept.push(c);
   }
   return kept.sort((a, b) => a.nStart - b.nStart);

@@ -28,6 +28,38 @@ const Dataset = z.looseObject({
 });
 const Datasets = z.array(z.unknown());
 
+/**
+ * Bounds on what one header can make the analysis do (any uploader writes `ss_tag_frequency`):
+ * - a "tag" longer than `maxTagLength` characters is a caption (natural-language captioning), counted
+ *   and reported as such, never compared as a tag;
+ * - at most `maxFolders` dataset folders (the first ones in the header) and `maxTags` tags over all
+ *   of them (the most frequent; ties in header order) are analysed; the rest is reported as truncated.
+ */
+export const TRAINING_LIMITS = {
+  maxTagLength: 100,
+  maxFolders: 100,
+  maxTags: 20_000,
+} as const;
+
+/** Caption-like entries of one folder: entries over TRAINING_LIMITS.maxTagLength characters. */
+export interface CaptionEntries {
+  /** Distinct entries and the captions they are counted on. */
+  distinct: number;
+  occurrences: number;
+  /** Length of the longest entry. */
+  longest: number;
+  /** The most frequent entries (at most 3, first met on ties), untruncated. */
+  examples: Array<{ text: string; count: number }>;
+}
+
+/** What the limits cut from the header. */
+export interface TrainingTruncation {
+  foldersSeen: number;
+  foldersKept: number;
+  tagsSeen: number;
+  tagsKept: number;
+}
+
 export type ImageCountSource = 'ss_dataset_dirs' | 'ss_datasets' | 'estimated';
 
 /** One dataset folder (a kohya DreamBooth "concept"). */
@@ -42,14 +74,16 @@ export interface DatasetFolder {
   classTokens: string[];
   keepTokens: number | null;
   shuffleCaption: boolean | null;
-  /** Raw header tag → count of captions containing it. */
+  /** Raw header tag → count of captions containing it (captions and truncated tags left out). */
   tags: Map<string, number>;
+  captions: CaptionEntries | null;
 }
 
 export interface ParsedTrainingMetadata {
   folders: DatasetFolder[];
   /** `ss_num_train_images`: kohya counts every repeat, so this is images × repeats. */
   numTrainImages: number | null;
+  truncation: TrainingTruncation;
 }
 
 export type ParseResult = { ok: true; value: ParsedTrainingMetadata } | { ok: false; reason: string };
@@ -82,6 +116,50 @@ function countsOf(raw: Record<string, unknown>): Map<string, number> {
     if (count !== null && count > 0 && tag.trim().length > 0) tags.set(tag, (tags.get(tag) ?? 0) + count);
   }
   return tags;
+}
+
+function maxCount(tags: Map<string, number>): number {
+  let max = 0;
+  for (const count of tags.values()) if (count > max) max = count;
+  return max;
+}
+
+/** Moves entries over maxTagLength out of `tags` into a caption summary. */
+function splitCaptions(tags: Map<string, number>): CaptionEntries | null {
+  let captions: CaptionEntries | null = null;
+  for (const [text, count] of tags) {
+    if (text.length <= TRAINING_LIMITS.maxTagLength) continue;
+    tags.delete(text);
+    captions ??= { distinct: 0, occurrences: 0, longest: 0, examples: [] };
+    captions.distinct += 1;
+    captions.occurrences += count;
+    captions.longest = Math.max(captions.longest, text.length);
+    captions.examples.push({ text, count });
+    captions.examples.sort((a, b) => b.count - a.count);
+    if (captions.examples.length > 3) captions.examples.pop();
+  }
+  return captions;
+}
+
+/** Keeps the maxTags most frequent tags over all folders (ties in header order), in header order. */
+function capTags(folders: DatasetFolder[]): number {
+  let total = 0;
+  for (const folder of folders) total += folder.tags.size;
+  if (total <= TRAINING_LIMITS.maxTags) return total;
+  const counts: number[] = [];
+  for (const folder of folders) for (const count of folder.tags.values()) counts.push(count);
+  counts.sort((a, b) => b - a);
+  const threshold = counts[TRAINING_LIMITS.maxTags - 1] as number;
+  // Everything above the threshold count stays; entries at the threshold stay in header order.
+  let atThreshold = TRAINING_LIMITS.maxTags - counts.filter((c) => c > threshold).length;
+  for (const folder of folders) {
+    for (const [tag, count] of folder.tags) {
+      if (count > threshold) continue;
+      if (count === threshold && atThreshold > 0) atThreshold -= 1;
+      else folder.tags.delete(tag);
+    }
+  }
+  return total;
 }
 
 interface SubsetInfo {
@@ -118,19 +196,29 @@ function collectSubsets(datasets: unknown): Map<string, SubsetInfo> {
 function tagFrequencyFromDatasets(datasets: unknown): Record<string, Record<string, unknown>> | null {
   const list = Datasets.safeParse(datasets);
   if (!list.success) return null;
-  const merged: Record<string, Record<string, unknown>> = {};
-  let found = false;
+  // Merged in place: copying the folder's counts for every dataset that repeats it was quadratic.
+  const merged = new Map<string, Record<string, unknown>>();
   for (const entry of list.data) {
     const dataset = Dataset.safeParse(entry);
     if (!dataset.success) continue;
     const freq = TagFrequency.safeParse(dataset.data.tag_frequency);
     if (!freq.success) continue;
     for (const [dir, counts] of Object.entries(freq.data)) {
-      merged[dir] = { ...(merged[dir] ?? {}), ...counts };
-      found = true;
+      const into = merged.get(dir);
+      if (into) {
+        // defineProperty, not assignment: a `__proto__` tag is a tag, not the object's prototype.
+        for (const [tag, count] of Object.entries(counts)) {
+          Object.defineProperty(into, tag, {
+            value: count,
+            writable: true,
+            enumerable: true,
+            configurable: true,
+          });
+        }
+      } else merged.set(dir, { ...counts });
     }
   }
-  return found ? merged : null;
+  return merged.size > 0 ? Object.fromEntries(merged) : null;
 }
 
 /** Parses the dataset folders and their tag counts; a missing or malformed header is a reason, not a throw. */
@@ -174,7 +262,8 @@ export function parseTrainingMetadata(metadata: Record<string, unknown> | null |
   const subsets = collectSubsets(datasets);
 
   const folders: DatasetFolder[] = [];
-  for (const [name, rawCounts] of Object.entries(frequency)) {
+  const entries = Object.entries(frequency);
+  for (const [name, rawCounts] of entries.slice(0, TRAINING_LIMITS.maxFolders)) {
     const tags = countsOf(rawCounts);
     const dir = dirInfo[name];
     const subset = subsets.get(name);
@@ -187,7 +276,7 @@ export function parseTrainingMetadata(metadata: Record<string, unknown> | null |
       imageCountSource = 'ss_datasets';
     }
     if (imageCount === null || imageCount === 0) {
-      imageCount = Math.max(0, ...tags.values());
+      imageCount = maxCount(tags);
       imageCountSource = 'estimated';
     }
     const classTokens: string[] = [];
@@ -204,10 +293,15 @@ export function parseTrainingMetadata(metadata: Record<string, unknown> | null |
       keepTokens: subset?.keepTokens ?? null,
       shuffleCaption: subset?.shuffleCaption ?? null,
       tags,
+      captions: splitCaptions(tags),
     });
   }
-  if (folders.length === 0 || folders.every((f) => f.tags.size === 0)) {
+  if (folders.length === 0 || folders.every((f) => f.tags.size === 0 && f.captions === null)) {
     return { ok: false, reason: 'The ss_tag_frequency header entry lists no tags.' };
   }
-  return { ok: true, value: { folders, numTrainImages: toInt(str('ss_num_train_images')) } };
+  const tagsSeen = capTags(folders);
+  let tagsKept = 0;
+  for (const folder of folders) tagsKept += folder.tags.size;
+  const truncation = { foldersSeen: entries.length, foldersKept: folders.length, tagsSeen, tagsKept };
+  return { ok: true, value: { folders, numTrainImages: toInt(str('ss_num_train_images')), truncation } };
 }

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { Severity } from '../audit/types.ts';
-import { type DatasetFolder, parseTrainingMetadata } from './metadata.ts';
+import {
+  type DatasetFolder,
+  parseTrainingMetadata,
+  TRAINING_LIMITS,
+  type TrainingTruncation,
+} from './metadata.ts';
+import { findSimilarTags, MAX_PAIRS } from './similar-tags.ts';
 import { canonicalTag, normalizeTrainedWords, variantKey } from './tag-normalize.ts';
 
 /**
@@ -42,6 +48,8 @@ export const TrainingRule = {
   FOREIGN_CHARACTER: 'training.foreign-character',
   RARE_TAGS: 'training.rare-tags',
   ALWAYS_PRESENT: 'training.always-present',
+  CAPTION_AS_TAG: 'training.caption-as-tag',
+  TRUNCATED: 'training.truncated',
 } as const;
 export type TrainingRule = (typeof TrainingRule)[keyof typeof TrainingRule];
 
@@ -63,7 +71,15 @@ export const TRAINING_THRESHOLDS = {
   /** Foreign character tags: a `name (series)` tag on at most this share (and ≤ 2 images). */
   foreignMaxShare: 0.05,
   topTags: 15,
+  /** Trained words read per version (the rest are ignored). */
+  maxTriggerWords: 50,
+  /** "Captions use the trigger of another version" findings listed at most. */
+  maxOtherVersionFindings: 20,
+  /** Caption examples are cut to this many characters in the evidence. */
+  captionExampleChars: 80,
 } as const;
+
+export { TRAINING_LIMITS };
 
 const TagCount = z.object({ tag: z.string(), count: z.number() });
 export const TrainingFinding = z.object({
@@ -479,44 +495,78 @@ function checkNearDuplicates(folders: DatasetFolder[], out: Finding[]): void {
       counts.set(key, (counts.get(key) ?? 0) + count);
     }
   }
-  const buckets = new Map<string, string[]>();
-  for (const tag of counts.keys()) {
-    if (tag.length < 5) continue;
-    const keys = new Set<string>([tag]);
-    for (let i = 0; i < tag.length; i++) keys.add(tag.slice(0, i) + tag.slice(i + 1));
-    for (const k of keys) {
-      const list = buckets.get(k) ?? [];
-      list.push(tag);
-      buckets.set(k, list);
-    }
-  }
-  const pairs = new Map<string, [string, string]>();
-  for (const list of buckets.values()) {
-    if (list.length < 2 || list.length > 20) continue;
-    for (let i = 0; i < list.length; i++) {
-      for (let j = i + 1; j < list.length; j++) {
-        const a = list[i] as string;
-        const b = list[j] as string;
-        if (a.replace(/\d/g, '') === b.replace(/\d/g, '')) continue;
-        const [x, y] = a < b ? [a, b] : [b, a];
-        pairs.set(`${x}\u0000${y}`, [x, y]);
-      }
-    }
-  }
-  if (pairs.size === 0) return;
-  const list = [...pairs.values()].sort((p, q) => p[0].localeCompare(q[0])).slice(0, 20);
+  const similar = findSimilarTags([...counts.keys()]);
+  const pairs = similar.pairs;
+  if (pairs.length === 0) return;
+  const list = [...pairs].sort((p, q) => p[0].localeCompare(q[0])).slice(0, 20);
+  const more = similar.capped ? '+' : '';
   out.push(
     finding(
       TrainingRule.SIMILAR_TAGS,
       'info',
-      `${pairs.size} pair(s) of tags one edit apart (typo or singular/plural?)`,
+      `${pairs.length}${more} pair(s) of tags one edit apart (typo or singular/plural?)`,
       null,
       list.flatMap(([x, y]) => [
         { tag: x, count: counts.get(x) ?? 0 },
         { tag: y, count: counts.get(y) ?? 0 },
       ]),
       null,
-      { pairs: pairs.size },
+      similar.capped
+        ? { pairs: pairs.length, pairsCapped: true, maxPairs: MAX_PAIRS }
+        : { pairs: pairs.length },
+    ),
+  );
+}
+
+const cut = (text: string, max: number): string =>
+  text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
+
+/** Entries too long to be tags: the folder was captioned in sentences (info, not a tag error). */
+function checkCaptions(folders: DatasetFolder[], out: Finding[]): void {
+  for (const folder of folders) {
+    const captions = folder.captions;
+    if (captions === null) continue;
+    out.push(
+      finding(
+        TrainingRule.CAPTION_AS_TAG,
+        'info',
+        `${captions.distinct} caption(s) used as tags (entries over ${TRAINING_LIMITS.maxTagLength} characters), not analysed as tags`,
+        folder.name,
+        captions.examples.map((e) => ({
+          tag: cut(e.text, TRAINING_THRESHOLDS.captionExampleChars),
+          count: e.count,
+        })),
+        folder.imageCount,
+        {
+          captionEntries: captions.distinct,
+          captionOccurrences: captions.occurrences,
+          longestChars: captions.longest,
+          maxTagLength: TRAINING_LIMITS.maxTagLength,
+        },
+      ),
+    );
+  }
+}
+
+/** What the header had beyond the analysis limits (TRAINING_LIMITS). */
+function checkTruncation(t: TrainingTruncation, out: Finding[]): void {
+  if (t.foldersSeen === t.foldersKept && t.tagsSeen === t.tagsKept) return;
+  out.push(
+    finding(
+      TrainingRule.TRUNCATED,
+      'info',
+      `Header too large: analysed ${t.foldersKept} of ${t.foldersSeen} folder(s) and the ${t.tagsKept} most frequent of ${t.tagsSeen} tag(s)`,
+      null,
+      [],
+      null,
+      {
+        foldersSeen: t.foldersSeen,
+        foldersAnalysed: t.foldersKept,
+        tagsSeen: t.tagsSeen,
+        tagsAnalysed: t.tagsKept,
+        maxFolders: TRAINING_LIMITS.maxFolders,
+        maxTags: TRAINING_LIMITS.maxTags,
+      },
     ),
   );
 }
@@ -539,8 +589,10 @@ function checkTriggers(
     const prev = sorted[i - 1] as VersionWords;
     const cur = sorted[i] as VersionWords;
     if (prev.words.length === 0 || cur.words.length === 0) continue;
-    const added = cur.words.filter((w) => !prev.words.includes(w));
-    const removed = prev.words.filter((w) => !cur.words.includes(w));
+    const prevWords = new Set(prev.words);
+    const curWords = new Set(cur.words);
+    const added = cur.words.filter((w) => !prevWords.has(w));
+    const removed = prev.words.filter((w) => !curWords.has(w));
     if (added.length === 0 && removed.length === 0) continue;
     out.push(
       finding(
@@ -566,6 +618,14 @@ function checkTriggers(
     for (const [tag, count] of c.counts) allCaptionTags.set(tag, (allCaptionTags.get(tag) ?? 0) + count);
   }
   const classTokens = new Set(folders.flatMap((f) => f.classTokens.map(canonicalTag)));
+  const classTokenWords = new Set([...classTokens].flatMap((t) => t.split(' ')));
+  const targetWords = new Set(target.words);
+  // The other versions' trained words used in the captions: the same for every missing trigger.
+  const others = versions
+    .filter((v) => v.versionId !== target.versionId)
+    .flatMap((v) => v.words.filter((w) => !targetWords.has(w)).map((w) => ({ v, w })))
+    .filter(({ w }) => (allCaptionTags.get(w) ?? 0) > 0);
+  let otherFindings = 0;
   for (const word of target.words) {
     let best: { folder: DatasetFolder; count: number } | null = null;
     for (const folder of folders) {
@@ -575,7 +635,7 @@ function checkTriggers(
       if (best === null || s > best.count / Math.max(1, best.folder.imageCount)) best = { folder, count };
     }
     if (best === null) {
-      if (classTokens.has(word) || [...classTokens].some((t) => t.split(' ').includes(word))) {
+      if (classTokens.has(word) || classTokenWords.has(word)) {
         out.push(
           finding(
             TrainingRule.TRIGGER_FROM_CLASS_TOKEN,
@@ -606,11 +666,9 @@ function checkTriggers(
           { nearMatches: near.map((t) => t.tag).join(', ') },
         ),
       );
-      const others = versions
-        .filter((v) => v.versionId !== target.versionId)
-        .flatMap((v) => v.words.filter((w) => !target.words.includes(w)).map((w) => ({ v, w })))
-        .filter(({ w }) => (allCaptionTags.get(w) ?? 0) > 0);
       for (const { v, w } of others) {
+        if (otherFindings >= TRAINING_THRESHOLDS.maxOtherVersionFindings) break;
+        otherFindings += 1;
         out.push(
           finding(
             TrainingRule.TRIGGER_OTHER_VERSION,
@@ -700,13 +758,13 @@ export function analyzeTrainingTags(input: TrainingTagInput): TrainingTagReport 
   const versions: VersionWords[] = data.trainedWordsByVersion.map((v) => ({
     versionId: v.versionId,
     versionName: v.versionName || `version ${v.versionId}`,
-    words: normalizeTrainedWords(v.trainedWords),
+    words: normalizeTrainedWords(v.trainedWords, TRAINING_THRESHOLDS.maxTriggerWords),
   }));
   const target = pickTarget(versions, data.targetVersionId);
   const parsed = parseTrainingMetadata(data.metadata);
   if (!parsed.ok) return emptyReport(parsed.reason, target);
 
-  const { folders, numTrainImages } = parsed.value;
+  const { folders, numTrainImages, truncation } = parsed.value;
   const canon = new Map(folders.map((f) => [f, canonicalCounts(f)] as const));
   const triggerSet = new Set(target?.words ?? []);
   const ownWords = wordsOf([...(target?.words ?? []), ...folders.flatMap((f) => f.classTokens)]);
@@ -726,6 +784,8 @@ export function analyzeTrainingTags(input: TrainingTagInput): TrainingTagReport 
     checkRareAndAlways(folder, triggerSet, findings);
   }
   checkNearDuplicates(folders, findings);
+  checkCaptions(folders, findings);
+  checkTruncation(truncation, findings);
   findings.sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]);
 
   const imageCount = folders.reduce((sum, f) => sum + f.imageCount, 0);

@@ -36,19 +36,21 @@ export function variantKey(tag: string): string {
 
 /**
  * Turns creator-typed `trainedWords` entries into canonical trigger words: split on commas, prompt
- * syntax removed (weights, `<lora:…>`), escapes undone, empties dropped, duplicates removed.
+ * syntax removed (weights, `<lora:…>`), escapes undone, empties dropped, duplicates removed; at most
+ * `limit` words.
  */
-export function normalizeTrainedWords(raw: readonly unknown[]): string[] {
+export function normalizeTrainedWords(raw: readonly unknown[], limit = Number.POSITIVE_INFINITY): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   for (const entry of raw) {
+    if (out.length >= limit) break;
     if (typeof entry !== 'string') continue;
     const cleaned = cleanPrompt(entry, { keepQualityTags: true, embeddingNames: [] }).text;
     // The cleaner keeps `\(x\)` as `(x)` only after a word; undo the remaining escapes first so that
     // `toon \(style\)` and `toon (style)` agree.
     for (const piece of cleaned.split(',')) {
       const word = canonicalTag(piece);
-      if (word.length === 0 || seen.has(word)) continue;
+      if (word.length === 0 || seen.has(word) || out.length >= limit) continue;
       seen.add(word);
       out.push(word);
     }
