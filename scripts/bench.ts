@@ -1,5 +1,5 @@
 /**
- * `npm run bench [section…]`: runs the benchmark sections (text, crawl, clip), prints each as a
+ * `npm run bench [section…]`: runs the benchmark sections (text, crawl, clip, distance), prints each as a
  * table and saves everything as JSON in bench-results/. Ratios, not wall-clock limits.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   text: async () => (await import('./bench/text.ts')).run(),
   crawl: async () => (await import('./bench/crawl.ts')).run(),
   clip: async () => (await import('./bench/clip.ts')).run(),
+  distance: async () => (await import('./bench/distance.ts')).run(),
 };
 
 const wanted = process.argv.slice(2);
