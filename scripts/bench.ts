@@ -10,6 +10,7 @@ import type { BenchSection } from './bench/types.ts';
 
 const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   text: async () => (await import('./bench/text.ts')).run(),
+  'text-blind': async () => (await import('./bench/text-blind.ts')).run(),
   crawl: async () => (await import('./bench/crawl.ts')).run(),
   clip: async () => (await import('./bench/clip.ts')).run(),
   distance: async () => (await import('./bench/distance.ts')).run(),
