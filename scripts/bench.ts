@@ -1,5 +1,6 @@
 /**
- * `npm run bench [section…]`: runs the benchmark sections (text, crawl, clip, bot), prints each as a
+ * `npm run bench [section…]`: runs the benchmark sections (text, text-blind, text-speed, crawl, clip,
+ * distance, bot), prints each as a
  * table and saves everything as JSON in bench-results/. Ratios, not wall-clock limits.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -10,10 +11,12 @@ import type { BenchSection } from './bench/types.ts';
 
 const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   text: async () => (await import('./bench/text.ts')).run(),
+  'text-blind': async () => (await import('./bench/text-blind.ts')).run(),
   'text-speed': async () => (await import('./bench/text-speed.ts')).run(),
   crawl: async () => (await import('./bench/crawl.ts')).run(),
   clip: async () => (await import('./bench/clip.ts')).run(),
   bot: async () => (await import('./bench/bot.ts')).run(),
+  distance: async () => (await import('./bench/distance.ts')).run(),
 };
 
 const wanted = process.argv.slice(2);

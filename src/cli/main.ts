@@ -13,6 +13,7 @@ import { createAuditService } from '../app/create-audit-service.ts';
 import { createLogger } from '../app/logger.ts';
 import { type AppConfig, loadConfig } from '../config.ts';
 import { openStorage } from '../storage/backend.ts';
+import { type DistanceFlags, runDistance } from './distance.ts';
 import { runModels } from './models.ts';
 import { ANALYSIS_LABELS, commentsCell, commentsLegend, createProgress, renderTable } from './render.ts';
 import { runScanText } from './scan-text.ts';
@@ -364,6 +365,20 @@ export function buildProgram(io: {
       const input = file === '-' ? process.stdin : await openInput(file);
       const { lines, errors } = await runScanText(input, io.stdout);
       io.stderr.write(`scanned ${lines} line(s), ${errors} malformed\n`);
+    });
+
+  program
+    .command('distance')
+    .description(
+      'FID, KID and CMMD between two feature sets (JSON arrays of equal-length number arrays); prints one JSON object',
+    )
+    .argument('<a.json>', 'first set')
+    .argument('<b.json>', 'second set')
+    .option('--subsets <n>', 'KID: number of random subset pairs', '100')
+    .option('--subset-size <n>', 'KID: rows per subset (at most the smaller set)', '1000')
+    .option('--seed <n>', 'KID: seed of the subset draws', '0')
+    .action(async (a: string, b: string, flags: DistanceFlags) => {
+      await runDistance(a, b, flags, io);
     });
 
   program

@@ -9,14 +9,11 @@ const items: EvalItem[] = files.flatMap((f) => parseEvalJsonl(readFileSync(new U
 const LANGS = ['en', 'zh', 'ja', 'ko', 'es', 'pt', 'ru', 'de', 'fr'];
 
 /**
- * Floors for the detector on the labelled set: P/R are computed by running it, the floors sit just
- * under the values measured when this test was written (dev P 1.0 R 0.992, test P 0.98 R 0.942), so
- * a regression of a few texts fails. See scripts/bench/text.ts for the per-language table.
+ * The detector was trained on these texts (with tests/fixtures/text-dev), so in-sample figures check
+ * the pipeline, not accuracy: if inference featurised differently from training, they would collapse.
+ * Accuracy on unseen texts is the blind-set figure of `npm run bench text-blind`.
  */
-const FLOORS = {
-  dev: { precision: 0.97, recall: 0.97 },
-  test: { precision: 0.95, recall: 0.92 },
-} as const;
+const IN_SAMPLE_FLOOR = 0.95;
 
 describe('text tag-error evaluation set', () => {
   it('has at least 300 labelled texts with positives and negatives in both splits of every language', () => {
@@ -36,15 +33,10 @@ describe('text tag-error evaluation set', () => {
 
   const result = evaluate(items);
   for (const split of ['dev', 'test'] as const) {
-    it(`keeps overall precision and recall on the ${split} split above the floor`, () => {
+    it(`reproduces the training labels of the ${split} split (pipeline check)`, () => {
       const row = result.rows.find((r) => r.split === split && r.lang === 'all');
       assert.ok(row);
-      const misses = result.errors.filter((e) => e.split === split).map((e) => e.id);
-      assert.ok(
-        row.precision >= FLOORS[split].precision,
-        `precision ${row.precision}; errors: ${misses.join(', ')}`,
-      );
-      assert.ok(row.recall >= FLOORS[split].recall, `recall ${row.recall}; errors: ${misses.join(', ')}`);
+      assert.ok(row.precision >= IN_SAMPLE_FLOOR && row.recall >= IN_SAMPLE_FLOOR, JSON.stringify(row));
     });
   }
 

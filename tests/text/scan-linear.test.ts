@@ -23,13 +23,13 @@ describe('text passes on 200 KB inputs finish well inside a hard 60 s limit', ()
   it('scanText: dense reports in four scripts without sentence punctuation', () => {
     const out = runInChild('scan', 'wrong tags 标签错了 タグミス 태그 오류 ', 200_000);
     assert.equal(out.flag, true);
-    assert.ok((out.evidence as number) > 10_000, `${out.evidence} pieces of evidence`);
+    assert.equal(out.evidence, 1, 'one evidence sentence, cut to a bounded span');
   });
 
   it('scanText: English reports separated by clause words only', () => {
     const out = runInChild('scan', 'the tags are wrong but the trigger word is off, ', 200_000);
     assert.equal(out.flag, true);
-    assert.ok((out.evidence as number) > 1_000, `${out.evidence} pieces of evidence`);
+    assert.equal(out.evidence, 1, 'one evidence sentence, cut to a bounded span');
   });
 
   it('cleanPrompt: qualifiers after words (each one used to re-read the whole output)', () => {

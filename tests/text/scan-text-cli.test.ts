@@ -34,8 +34,11 @@ describe('runScanText (loralens scan-text)', () => {
     assert.equal(evidence.length, 1);
     assert.deepEqual(Object.keys(evidence[0] ?? {}), ['span', 'start', 'end']);
     assert.equal(text.slice(evidence[0]?.start, evidence[0]?.end), evidence[0]?.span);
-    assert.equal(evidence[0]?.span, 'trigger word is wrong');
-    assert.deepEqual(second, { id: 2, flag: false, score: 0, lang: 'en', evidence: [] });
+    // The evidence is the sentence that carried the decision.
+    assert.equal(evidence[0]?.span, text);
+    assert.deepEqual(Object.keys(second ?? {}), ['id', 'flag', 'score', 'lang', 'evidence']);
+    assert.deepEqual([second?.id, second?.flag, second?.lang, second?.evidence], [2, false, 'en', []]);
+    assert.ok((second?.score as number) < 0.1);
   });
 
   it('reports a malformed line with its id and goes on with the rest', async () => {

@@ -1,158 +1,84 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import {
+  extractFeatures,
+  gramKey,
+  gramName,
+  splitSentences,
+} from '../../src/analysis/text/detector/features.ts';
+import { frameHits } from '../../src/analysis/text/detector/frames.ts';
+import { defaultDetectorModel } from '../../src/analysis/text/detector/model.ts';
+import { describeFeature } from '../../src/analysis/text/detector/scan.ts';
 import { detectLanguage } from '../../src/analysis/text/language.ts';
 import { normalizeForMatching, originalRange } from '../../src/analysis/text/normalize.ts';
-import { CUE_FACTORS } from '../../src/analysis/text/patterns.ts';
 import {
   SOURCE_WEIGHTS,
   scanSources,
   scanText,
   type TextSource,
   textReportColumns,
+  versionKey,
 } from '../../src/analysis/text/tag-error-reports.ts';
 
-type Case = [text: string, span: string];
+/**
+ * Reports that describe the error rather than name it, one per language, and hard negatives of
+ * the kinds the detector must not flag. These are development texts (the model was trained on the
+ * development corpora, so they check the pipeline end to end); accuracy on unseen texts is measured
+ * on the frozen blind set by `npm run bench text-blind`.
+ */
+const REPORTS: Array<[string, string]> = [
+  [
+    'en',
+    'The trigger listed on the page does nothing for me, it only kicks in if I write it as "mika_v2" with the underscore.',
+  ],
+  ['en', 'Half the dataset is mislabeled, 1girl gives me a guy.'],
+  ['zh', '触发词写的是 sakura，但完全没反应，要写成 sakura_v2 才出人物。'],
+  ['ja', 'ページのトリガーワードだと全然効かない。メタデータ見たら別の綴りで学習されてた。'],
+  ['ko', '트리거 워드 넣어도 반응이 없어요. 메타데이터 보니까 다른 철자로 태그되어 있네요.'],
+  [
+    'es',
+    'La palabra de activación de la página no funciona, en los metadatos aparece escrita de otra forma.',
+  ],
+  ['ru', 'Триггер со страницы не работает, в метаданных он написан по-другому.'],
+  [
+    'de',
+    'Das Triggerwort auf der Seite funktioniert nicht, in den Metadaten steht eine andere Schreibweise.',
+  ],
+  ['fr', 'Le mot déclencheur indiqué ne fonctionne pas, dans les métadonnées il est écrit autrement.'],
+];
+const NON_REPORTS: Array<[string, string]> = [
+  ['en', 'Amazing style, thanks for sharing! Works great at 0.8 weight.'],
+  ['zh', '画风很好看，感谢分享！权重0.8效果最好。'],
+  ['ja', '素晴らしいLoRAです、ありがとうございます！'],
+  ['de', 'Tolles Modell, vielen Dank!'],
+];
 
-/** Per language: reports that must be flagged (with the span the evidence must cover). */
-const POSITIVES: Record<string, Case[]> = {
-  en: [
-    ['Half the dataset is mislabeled, 1girl gives me a guy.', 'mislabeled'],
-    ['Wrong trigger word on the page, the metadata says ohwx.', 'Wrong trigger word'],
-    ['the captions are all over the place lol', 'captions are all over the place'],
-    ['Pretty sure the tags do not match the images.', 'tags do not match'],
-    ['It is tagged as a dress but it is armor.', 'tagged as a dress but'],
-  ],
-  zh: [
-    ['标签错了，出图经常变男的。', '标签错了'],
-    ['作者打错标签了', '打错标签'],
-    ['触发词不对，没效果。', '触发词不对'],
-  ],
-  ja: [
-    ['タグミスがあるみたいで髪色が変わります。', 'タグミス'],
-    ['トリガーワードが間違ってると思います。', 'トリガーワードが間違っ'],
-    ['誤ったタグのせいで帽子が消えません。', '誤ったタグ'],
-  ],
-  ko: [
-    ['태그 오류가 있는 듯.', '태그 오류'],
-    ['잘못된 태그 때문에 남자 얼굴이 나와요.', '잘못된 태그'],
-    ['트리거 워드가 틀렸어요.', '트리거 워드가 틀렸'],
-  ],
-  es: [
-    ['Está mal etiquetado, sale un hombre.', 'mal etiquetado'],
-    ['Etiqueta incorrecta en la versión 2.', 'Etiqueta incorrecta'],
-  ],
-  pt: [
-    ['As tags estão erradas, sai um homem.', 'tags estão erradas'],
-    ['Foi mal marcado o dataset.', 'mal marcado'],
-  ],
-  ru: [
-    ['Неправильный тег у персонажа.', 'Неправильный тег'],
-    ['Теги перепутаны, цвет волос меняется.', 'Теги перепутаны'],
-  ],
-  de: [
-    ['Falsche Tags im Datensatz.', 'Falsche Tags'],
-    ['Der Datensatz ist falsch getaggt.', 'falsch getaggt'],
-  ],
-  fr: [
-    ['Mal étiqueté, la robe sort partout.', 'Mal étiqueté'],
-    ['Les tags sont faux.', 'tags sont faux'],
-  ],
-};
-
-/** Per language: hard negatives (negation, instruction, question, other model, own mistake, fixed). */
-const NEGATIVES: Record<string, string[]> = {
-  en: [
-    'No wrong tags here, works great.',
-    "Don't use the wrong tag 'blonde', use 'yellow hair'.",
-    'How do you fix wrong tags in a dataset?',
-    'Unlike the other LoRA with mislabeled captions, this one is clean.',
-    'Wrong tag in my prompt was my fault.',
-    'v2: fixed the mislabeled images.',
-    'Wrong sampler gives artifacts.',
-  ],
-  zh: [
-    '标签没有错。',
-    '不要用错误的标签。',
-    '和别的模型不同，这个没有标签错误。',
-    'v2：修复了v1的标注错误。',
-  ],
-  ja: [
-    'タグミスはないと思います。',
-    '間違ったタグは使わないでください。',
-    '学習データのタグミスってどうやって直しますか？',
-  ],
-  ko: ['태그 오류 없어요.', '잘못된 태그는 사용하지 마세요.', '데이터셋의 잘못된 태그는 어떻게 고치나요?'],
-  es: ['No hay etiquetas incorrectas.', "No uses la etiqueta equivocada 'blonde'."],
-  pt: ['Não tem nenhuma tag errada.', "Não use a tag errada 'blonde'."],
-  ru: ['Никаких неправильных тегов.', "Не используйте неправильный тег 'blonde'."],
-  de: ['Keine falschen Tags.', 'Die Tags sind nicht falsch.'],
-  fr: ['Aucun tag incorrect.', 'Les tags ne sont pas faux.'],
-};
-
-describe('scanText: reports per language', () => {
-  for (const [lang, cases] of Object.entries(POSITIVES)) {
-    for (const [text, span] of cases) {
-      it(`${lang}: flags "${text}"`, () => {
-        const scan = scanText(text);
-        assert.equal(scan.flag, true, JSON.stringify(scan));
-        assert.equal(scan.lang, lang);
-        assert.ok(scan.score >= 0.5 && scan.score <= 1);
-        const ev = scan.evidence.find((e) => e.span === span);
-        assert.ok(ev, `no evidence with span "${span}": ${JSON.stringify(scan.evidence)}`);
-        assert.equal(text.slice(ev.start, ev.end), ev.span);
-        assert.ok(ev.rule.startsWith(`${lang}.`), ev.rule);
-      });
-    }
+describe('scanText: the detector model', () => {
+  for (const [lang, text] of REPORTS) {
+    it(`${lang}: flags a described report "${text.slice(0, 40)}…"`, () => {
+      const scan = scanText(text);
+      assert.equal(scan.flag, true, `score ${scan.score}`);
+      assert.equal(scan.lang, lang);
+      assert.equal(scan.evidence.length, 1);
+      assert.match(scan.evidence[0]!.rule, /^model:/);
+    });
   }
-  for (const [lang, texts] of Object.entries(NEGATIVES)) {
-    for (const text of texts) {
-      it(`${lang}: does not flag "${text}"`, () => {
-        const scan = scanText(text);
-        assert.equal(scan.flag, false, JSON.stringify(scan));
-        assert.ok(scan.score < 0.5);
-      });
-    }
+  for (const [lang, text] of NON_REPORTS) {
+    it(`${lang}: does not flag "${text.slice(0, 40)}"`, () => {
+      const scan = scanText(text);
+      assert.equal(scan.flag, false, `score ${scan.score}`);
+    });
   }
-});
 
-describe('scanText: cues and scores', () => {
-  it('multiplies the rule weight by the cue factor and names the cue', () => {
-    const plain = scanText('The tags are wrong.');
-    const denied = scanText('The tags are not wrong.', { minEvidenceScore: 0 });
-    assert.equal(plain.evidence[0]?.score, 0.75);
-    assert.deepEqual(denied.evidence[0]?.cues, ['negation']);
-    assert.equal(denied.evidence[0]?.score, Math.round(0.75 * CUE_FACTORS.negation * 10000) / 10000);
-  });
-
-  it('drops evidence below minEvidenceScore and keeps it when asked', () => {
-    assert.equal(scanText('No wrong tags here.').evidence.length, 0);
-    assert.equal(scanText('No wrong tags here.', { minEvidenceScore: 0 }).evidence.length, 1);
-  });
-
-  it('treats a question about this model as a report but a general question as none', () => {
-    const aboutThis = scanText('Did you mislabel the dataset?');
-    assert.deepEqual(aboutThis.evidence[0]?.cues, ['questionAboutThis']);
-    assert.equal(aboutThis.flag, true);
-    const general = scanText('Is it normal that wrong tags cause bleeding?', { minEvidenceScore: 0 });
-    assert.deepEqual(general.evidence[0]?.cues, ['generalQuestion']);
-  });
-
-  it('reads 吧？ as an assertion, not a question', () => {
-    assert.equal(scanText('触发词错了吧？元数据里是别的。').flag, true);
-  });
-
-  it('combines several reports in one text by noisy-OR and keeps the strongest of overlapping matches', () => {
-    const scan = scanText('Mislabeled dataset. Also the trigger word is wrong.');
-    assert.equal(scan.evidence.length, 2);
-    const [a, b] = scan.evidence.map((e) => e.score);
-    assert.equal(scan.score, Math.round((1 - (1 - (a ?? 0)) * (1 - (b ?? 0))) * 10000) / 10000);
-    assert.ok((scan.evidence[0]?.end ?? 0) <= (scan.evidence[1]?.start ?? 0), 'no overlapping evidence');
-  });
-
-  it('honours a custom threshold', () => {
-    assert.equal(scanText('The trigger word should be k4t.').flag, false);
-    assert.equal(scanText('The trigger word should be k4t.', { threshold: 0.4 }).flag, true);
+  it('honours a custom threshold and minEvidenceScore', () => {
+    const text = REPORTS[0]![1];
+    const { score } = scanText(text);
+    if (score + 0.01 <= 1) assert.equal(scanText(text, { threshold: score + 0.01 }).flag, false);
+    assert.equal(scanText(text, { threshold: score }).flag, true);
+    assert.equal(scanText(text, { minEvidenceScore: 1 }).evidence.length, score >= 1 ? 1 : 0);
   });
 
   it('returns an unflagged empty scan for empty or non-string input', () => {
@@ -164,34 +90,15 @@ describe('scanText: cues and scores', () => {
       evidence: [],
     });
   });
-});
 
-describe('scanText: offsets into the original text', () => {
-  it('maps through HTML tags and entities', () => {
-    const html = '<p>Great LoRA &amp; nice style.</p><p>But the trigger&nbsp;word is wrong!</p>';
-    const ev = scanText(html).evidence[0];
-    assert.equal(ev?.span, 'trigger&nbsp;word is wrong');
-    assert.equal(html.slice(ev?.start, ev?.end), ev?.span);
-  });
-
-  it('maps through full-width characters and case', () => {
-    const text = 'ＴＨＥ ＴＡＧＳ ＡＲＥ ＷＲＯＮＧ, sadly';
+  it('explains a flag by its sentence and the features that fired there', () => {
+    const text = 'Lovely colours. But the trigger word does not work at all, only "mika_v2" does.';
     const ev = scanText(text).evidence[0];
-    assert.equal(ev?.span, 'ＴＡＧＳ ＡＲＥ ＷＲＯＮＧ');
-  });
-
-  it('maps through Traditional Chinese folding and astral characters', () => {
-    const text = '😀😀 這個模型的標籤錯誤很明顯';
-    const scan = scanText(text);
-    assert.equal(scan.flag, true);
-    assert.equal(scan.evidence[0]?.span, '標籤錯誤');
-    assert.equal(text.slice(scan.evidence[0]?.start, scan.evidence[0]?.end), '標籤錯誤');
-  });
-
-  it('gives ±60 characters of context', () => {
-    const text = `${'a'.repeat(100)} mislabeled ${'b'.repeat(100)}`;
-    const ev = scanText(text).evidence[0];
-    assert.equal(ev?.context, `${'a'.repeat(59)} mislabeled ${'b'.repeat(59)}`);
+    assert.ok(ev);
+    assert.match(ev.span, /trigger word does not work/);
+    assert.equal(text.slice(ev.start, ev.end), ev.span);
+    assert.equal(describeFeature('s:entity+malfunction'), 'tag/trigger + malfunction');
+    assert.equal(describeFeature('c:标签'), '"标签"');
   });
 
   it('keeps every evidence span equal to its original slice (property)', () => {
@@ -208,6 +115,7 @@ describe('scanText: offsets into the original text', () => {
       'İ',
       'ß',
       '\n',
+      'the trigger does not work. ',
     );
     fc.assert(
       fc.property(fc.array(fc.oneof(piece, fc.string({ maxLength: 5 })), { maxLength: 20 }), (parts) => {
@@ -219,8 +127,63 @@ describe('scanText: offsets into the original text', () => {
           assert.equal(text.slice(ev.start, ev.end), ev.span);
         }
       }),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
+  });
+});
+
+describe('detector features', () => {
+  it('names every n-gram so that training and inference use the same key (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 60, unit: 'grapheme' }), (text) => {
+        const f = extractFeatures(text);
+        for (let i = 0; i < f.grams.keys.length; i++) {
+          assert.equal(gramKey(gramName(f, i)), f.grams.keys[i]);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('finds frames across languages, at word starts for Latin terms', () => {
+    const kinds = (t: string) =>
+      [...new Set(frameHits(normalizeForMatching(t).text).map((h) => h.kind))].sort();
+    assert.deepEqual(kinds('the trigger does not work'), ['entity', 'malfunction', 'negation']);
+    assert.ok(kinds('触发词没反应').includes('malfunction'));
+    assert.ok(!kinds('attaching files').includes('entity'), '"tag" inside a word is not a tag');
+  });
+
+  it('splits sentences in one pass, "." only before space or end', () => {
+    assert.deepEqual(
+      splitSentences('v1.5 is fine. Is it? 好。').map((s) => s.question),
+      [false, true, false],
+    );
+  });
+
+  it('the committed model was trained on the current development corpora', () => {
+    const model = defaultDetectorModel();
+    const files = model.file.training.files as Record<string, string>;
+    assert.ok(Object.keys(files).some((f) => f.includes('text-dev')));
+    assert.ok(!Object.keys(files).some((f) => f.includes('text-blind')), 'never trained on the blind set');
+    for (const [file, sha] of Object.entries(files)) {
+      const text = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+      assert.equal(
+        createHash('sha256').update(text).digest('hex'),
+        sha,
+        `${file} changed: retrain (scripts/train-text-detector.ts)`,
+      );
+    }
+  });
+});
+
+describe('scanText: offsets into the original text', () => {
+  it('maps through HTML tags and entities', () => {
+    const html =
+      '<p>Great LoRA &amp; nice style.</p><p>But the trigger&nbsp;word is wrong, it never works!</p>';
+    const ev = scanText(html).evidence[0];
+    assert.ok(ev);
+    assert.equal(html.slice(ev.start, ev.end), ev.span);
+    assert.match(ev.span, /trigger&nbsp;word/);
   });
 
   it('normalizeForMatching maps each normalised char to its source range', () => {
@@ -250,57 +213,99 @@ describe('detectLanguage', () => {
 });
 
 describe('scanSources: model verdict', () => {
-  const sources: TextSource[] = [
-    { kind: 'description', id: 'description', label: 'description', text: 'My best LoRA so far.' },
-    { kind: 'changelog', id: 'version:12', label: 'version v2 changelog', text: 'Retrained at dim 32.' },
-    { kind: 'comment', id: 'comment:456', label: 'comment 456', text: 'The trigger word is wrong, use k4t.' },
-    { kind: 'review', id: 'review:789', label: 'review 789', text: 'タグミスがあるみたいです。' },
+  const report = REPORTS[0]![1];
+  const weak = 'hmm not sure the trigger works that well for me';
+  const versions = [
+    { id: 3, name: 'v3' },
+    { id: 2, name: 'V2.0' },
+    { id: 1, name: 'v1' },
   ];
 
-  it('combines per-source scores by weighted noisy-OR and keeps the source of every piece of evidence', () => {
-    const verdict = scanSources(sources);
-    const s1 = scanText(sources[2]?.text ?? '').score;
-    const s2 = scanText(sources[3]?.text ?? '').score;
-    const expected = 1 - (1 - SOURCE_WEIGHTS.comment * s1) * (1 - SOURCE_WEIGHTS.review * s2);
-    assert.equal(verdict.score, Math.round(expected * 10000) / 10000);
-    assert.equal(verdict.flag, true);
-    assert.equal(verdict.threshold, 0.5);
-    assert.equal(verdict.scannedSources, 4);
-    assert.deepEqual(
-      verdict.evidence.map((e) => [e.sourceId, e.sourceKind, e.sourceLabel, e.lang]),
-      [
-        ['comment:456', 'comment', 'comment 456', 'en'],
-        ['review:789', 'review', 'review 789', 'ja'],
-      ],
+  it('counts each reporter once, with their strongest report', () => {
+    const once = scanSources([
+      { kind: 'comment', id: 'comment:1', label: 'c1', text: report, author: 'ann' },
+    ]);
+    const twice = scanSources([
+      { kind: 'comment', id: 'comment:1', label: 'c1', text: report, author: 'ann' },
+      { kind: 'comment', id: 'comment:2', label: 'c2', text: report, author: 'ann' },
+    ]);
+    assert.equal(twice.score, once.score);
+    assert.equal(twice.reporters, 1);
+    assert.equal(twice.evidence.length, 2, 'both texts stay as evidence');
+  });
+
+  it('lets several weaker reports from different users outweigh one strong report from one user', () => {
+    const s = scanText(weak).score;
+    const strong = scanText(report).score;
+    // Three independent users at score s give 1 − (1 − s)³; pick a text pair where that exceeds one strong report.
+    const combined = 1 - (1 - s) ** 3;
+    const many = scanSources(
+      ['a', 'b', 'c'].map((u, i) => ({
+        kind: 'comment' as const,
+        id: `comment:${i}`,
+        label: `c${i}`,
+        text: weak,
+        author: u,
+      })),
     );
-    assert.deepEqual(textReportColumns(verdict), {
-      tag_error_text: true,
-      tag_error_text_score: verdict.score,
+    assert.ok(Math.abs(many.score - Math.round(combined * 10000) / 10000) < 1e-4);
+    if (s > 0.25 && s < strong) assert.ok(many.score > s);
+  });
+
+  it('attributes a report to the version it names and leaves it out when a later changelog says fixed', () => {
+    const sources: TextSource[] = [
+      { kind: 'comment', id: 'comment:9', label: 'c9', text: `In v1 ${report}`, author: 'bob', versionId: 3 },
+      {
+        kind: 'changelog',
+        id: 'version:2',
+        label: 'version V2.0 changelog',
+        text: 'Recaptioned the whole dataset, the trigger issue from v1 is fixed.',
+        versionId: 2,
+      },
+    ];
+    const verdict = scanSources(sources, { versions, creator: 'author' });
+    const ev = verdict.evidence.find((e) => e.sourceId === 'comment:9');
+    assert.equal(ev?.versionId, 1);
+    assert.equal(ev?.fixedIn, 'V2.0');
+    assert.equal(verdict.fixedReports, 1);
+    assert.equal(verdict.flag, false);
+    assert.match(verdict.summary, /1 report\(s\) concern a version the author says was fixed in V2\.0/);
+    // Without the changelog the same report counts.
+    assert.equal(scanSources(sources.slice(0, 1), { versions, creator: 'author' }).flag, true);
+  });
+
+  it('matches version mentions by name', () => {
+    assert.equal(versionKey('V2.0'), versionKey('v2'));
+    assert.equal(versionKey('version 3.1'), '3.1');
+    assert.notEqual(versionKey('v2.1'), versionKey('v2'));
+  });
+
+  it('weights author text lower than a community report and maps the columns', () => {
+    const asComment = scanSources([{ kind: 'comment', id: 'comment:1', label: 'comment 1', text: report }]);
+    const asDescription = scanSources([
+      { kind: 'description', id: 'description', label: 'description', text: report },
+    ]);
+    assert.equal(
+      asDescription.score,
+      Math.round(SOURCE_WEIGHTS.description * scanText(report).score * 10000) / 10000,
+    );
+    assert.ok(asDescription.score < asComment.score);
+    assert.deepEqual(textReportColumns(asComment), {
+      tag_error_text: asComment.flag,
+      tag_error_text_score: asComment.score,
     });
   });
 
-  it('weights author text lower than a community report', () => {
-    const text = 'Known issue: the trigger word is wrong in v1.';
-    const asComment = scanSources([{ kind: 'comment', id: 'comment:1', label: 'comment 1', text }]);
-    const asDescription = scanSources([
-      { kind: 'description', id: 'description', label: 'description', text },
-    ]);
-    assert.ok(asDescription.score < asComment.score);
-    assert.equal(
-      asDescription.score,
-      Math.round(SOURCE_WEIGHTS.description * asComment.score * 10000) / 10000,
-    );
-  });
-
   it('is not flagged without reports, respects the threshold and skips invalid sources', () => {
-    const clean = scanSources(sources.slice(0, 2));
-    assert.deepEqual([clean.flag, clean.score, clean.evidence.length], [false, 0, 0]);
-    assert.equal(scanSources(sources, { threshold: 0.99 }).flag, false);
-    const withBad = scanSources([
-      ...sources,
-      { kind: 'tweet', id: 'x', label: 'x', text: 'mislabeled' } as never,
-    ]);
-    assert.equal(withBad.scannedSources, 4);
+    const clean = scanSources([{ kind: 'comment', id: 'comment:1', label: 'c', text: NON_REPORTS[0]![1] }]);
+    assert.equal(clean.flag, false);
+    assert.equal(clean.summary.length > 0, true);
+    assert.equal(
+      scanSources([{ kind: 'comment', id: 'c', label: 'c', text: report }], { threshold: 0.9999 }).flag,
+      false,
+    );
+    const withBad = scanSources([{ kind: 'tweet', id: 'x', label: 'x', text: 'mislabeled' } as never]);
+    assert.equal(withBad.scannedSources, 0);
     assert.equal(scanSources([]).score, 0);
   });
 });

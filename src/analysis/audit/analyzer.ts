@@ -14,6 +14,8 @@ export interface ModelAnalysis {
   metrics: Record<string, Cell>;
   /** Detail kept in audit.json under `analyses.<name>`. */
   evidence: unknown;
+  /** One short clause for the verdict line (e.g. who reported, which versions were fixed). */
+  note?: string;
 }
 
 export interface AnalyzerOutput {

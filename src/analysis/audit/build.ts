@@ -45,12 +45,19 @@ export function verdictOf(
   const flagged = analyses.filter(([, a]) => a.flagged === true).map(([n]) => n);
   const measured = analyses.filter(([, a]) => a.flagged !== null).map(([n]) => n);
   const unmeasured = analyses.filter(([, a]) => a.flagged === null).map(whyNot);
+  const notes = analyses
+    .filter(([, a]) => a.flagged !== null && a.note)
+    .map(([n, a]) => ` ${n}: ${a.note}.`)
+    .join('');
   if (flagged.length > 0)
-    return { verdict: 'flagged', verdictLine: `Possible tag errors found by: ${flagged.join(', ')}.` };
+    return {
+      verdict: 'flagged',
+      verdictLine: `Possible tag errors found by: ${flagged.join(', ')}.${notes}`,
+    };
   if (measured.length > 0) {
     return {
       verdict: 'clean',
-      verdictLine: `No tag errors found by: ${measured.join(', ')}${unmeasured.length ? `; not measured: ${unmeasured.join(', ')}` : ''}.`,
+      verdictLine: `No tag errors found by: ${measured.join(', ')}${unmeasured.length ? `; not measured: ${unmeasured.join(', ')}` : ''}.${notes}`,
     };
   }
   return {

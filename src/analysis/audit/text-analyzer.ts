@@ -13,6 +13,8 @@ export function textSources(record: ModelRecord): TextSource[] {
       id: 'description',
       label: 'description',
       text: record.descriptionText,
+      author: record.creator,
+      versionId: null,
     });
   for (const v of record.versions) {
     if (v.changelogText) {
@@ -21,6 +23,8 @@ export function textSources(record: ModelRecord): TextSource[] {
         id: `version:${v.id}`,
         label: `version ${v.name} changelog`,
         text: v.changelogText,
+        author: record.creator,
+        versionId: v.id,
       });
     }
   }
@@ -32,7 +36,14 @@ export function textSources(record: ModelRecord): TextSource[] {
         : item.kind === 'review-comment'
           ? `reply ${item.id} to review ${item.parentId}`
           : `comment ${item.id}`;
-    sources.push({ kind, id: `${kind}:${item.id}`, label, text: item.text });
+    sources.push({
+      kind,
+      id: `${kind}:${item.id}`,
+      label,
+      text: item.text,
+      author: item.user,
+      versionId: item.versionId,
+    });
   }
   return sources;
 }
@@ -63,13 +74,14 @@ export function createTextAnalyzer(options: { threshold?: number } = {}): Analyz
         await yieldToEventLoop();
         const sources = textSources(record);
         const textOf = new Map(sources.map((s) => [s.id, s.text]));
-        const verdict = scanSources(
-          sources,
-          options.threshold === undefined ? {} : { threshold: options.threshold },
-        );
+        const verdict = scanSources(sources, {
+          ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
+          versions: record.versions.map((v) => ({ id: v.id, name: v.name })),
+          creator: record.creator,
+        });
         const findings = verdict.flag
           ? verdict.evidence
-              .filter((e) => e.score >= 0.3)
+              .filter((e) => e.score >= 0.3 && e.fixedIn === null)
               .sort((a, b) => b.score - a.score)
               .slice(0, 20)
               .map((e) => ({
@@ -100,6 +112,7 @@ export function createTextAnalyzer(options: { threshold?: number } = {}): Analyz
               : textReportColumns(verdict)),
             text_sources_scanned: verdict.scannedSources,
           },
+          ...(sources.length === 0 ? {} : { note: verdict.summary }),
           evidence: {
             ...verdict,
             commentsStatus: record.comments.status,

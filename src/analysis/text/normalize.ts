@@ -47,7 +47,7 @@ const HTML_ELEMENT_RE = /^<\/?[a-z][a-z0-9-]*(?:\s[^<>]{0,500})?\/?>/i;
 const COMMENT_MAX_BODY = 2000;
 const ENTITY_RE = /^&(?:#(\d{1,7})|#x([0-9a-f]{1,6})|([a-z]{2,8}));/i;
 
-/** Traditional → Simplified for the characters our Chinese patterns and cues use (1:1, offsets kept). */
+/** Traditional → Simplified for the characters the Chinese lexicons and cues use (1:1, offsets kept). */
 const TRAD_TO_SIMP: Record<string, string> = {
   標: '标',
   籤: '签',
@@ -130,6 +130,64 @@ const TRAD_TO_SIMP: Record<string, string> = {
   聲: '声',
   則: '则',
   號: '号',
+  總: '总',
+  刪: '删',
+  舊: '旧',
+  頻: '频',
+  齊: '齐',
+  統: '统',
+  兩: '两',
+  體: '体',
+  風: '风',
+  強: '强',
+  製: '制',
+  綁: '绑',
+  實: '实',
+  際: '际',
+  劃: '划',
+  線: '线',
+  間: '间',
+  錄: '录',
+  雙: '双',
+  結: '结',
+  環: '环',
+  頭: '头',
+  動: '动',
+  態: '态',
+  臉: '脸',
+  質: '质',
+  東: '东',
+  細: '细',
+  節: '节',
+  屬: '属',
+  腳: '脚',
+  條: '条',
+  鏈: '链',
+  載: '载',
+  學: '学',
+  習: '习',
+  試: '试',
+  測: '测',
+  衝: '冲',
+  擊: '击',
+  滿: '满',
+  雜: '杂',
+  邊: '边',
+  減: '减',
+  識: '识',
+  繫: '系',
+  係: '系',
+  遠: '远',
+  專: '专',
+  門: '门',
+  裝: '装',
+  飾: '饰',
+  覺: '觉',
+  輸: '输',
+  鑑: '鉴',
+  視: '视',
+  場: '场',
+  項: '项',
 };
 
 function decodeEntity(match: RegExpExecArray): string | null {
@@ -155,18 +213,34 @@ export function foldTraditional(value: string): string {
   return out;
 }
 
+/** NFKC + lower case + folding per code point, memoised: the same few thousand characters recur. */
+const FOLD_CACHE = new Map<number, string>();
+const FOLD_CACHE_MAX = 65_536;
+
+function foldCodePoint(cp: number, raw: string): string {
+  if (cp < 0x80) {
+    if (cp >= 65 && cp <= 90) return String.fromCharCode(cp + 32);
+    return cp === 0x60 ? "'" : raw;
+  }
+  let out = FOLD_CACHE.get(cp);
+  if (out === undefined) {
+    out = '';
+    for (const c of raw.normalize('NFKC').toLowerCase()) out += foldChar(c);
+    if (FOLD_CACHE.size < FOLD_CACHE_MAX) FOLD_CACHE.set(cp, out);
+  }
+  return out;
+}
+
 /** Normalises text for matching and keeps, for each output char, the original range it came from. */
 export function normalizeForMatching(input: string): NormalizedText {
   const starts: number[] = [];
   const ends: number[] = [];
-  let text = '';
+  const parts: string[] = [];
   const push = (out: string, start: number, end: number): void => {
-    for (const ch of out) {
-      text += ch;
-      for (let k = 0; k < ch.length; k++) {
-        starts.push(start);
-        ends.push(end);
-      }
+    parts.push(out);
+    for (let k = 0; k < out.length; k++) {
+      starts.push(start);
+      ends.push(end);
     }
   };
   // The first `-->` at or after `closeFrom`, reused while the scan has not passed it: a search from
@@ -184,8 +258,8 @@ export function normalizeForMatching(input: string): NormalizedText {
   };
   let i = 0;
   while (i < input.length) {
-    const ch = input[i] as string;
-    if (ch === '<') {
+    const code = input.charCodeAt(i);
+    if (code === 60 /* < */) {
       const element = HTML_ELEMENT_RE.exec(input.slice(i, i + 2100))?.[0];
       const length = element?.length ?? commentLength(i);
       if (length > 0) {
@@ -194,7 +268,7 @@ export function normalizeForMatching(input: string): NormalizedText {
         continue;
       }
     }
-    if (ch === '&') {
+    if (code === 38 /* & */) {
       const entity = ENTITY_RE.exec(input.slice(i, i + 12));
       const decoded = entity ? decodeEntity(entity) : null;
       if (entity && decoded !== null) {
@@ -204,22 +278,11 @@ export function normalizeForMatching(input: string): NormalizedText {
       }
     }
     const cp = input.codePointAt(i) ?? 0;
-    if (cp < 0x80) {
-      // ASCII is its own NFKC form; only case and the backtick change (the same result, faster).
-      text += cp === 0x60 ? "'" : cp >= 0x41 && cp <= 0x5a ? String.fromCharCode(cp + 32) : ch;
-      starts.push(i);
-      ends.push(i + 1);
-      i += 1;
-      continue;
-    }
     const width = cp > 0xffff ? 2 : 1;
-    const raw = input.slice(i, i + width);
-    let out = '';
-    for (const c of raw.normalize('NFKC').toLowerCase()) out += foldChar(c);
-    push(out, i, i + width);
+    push(foldCodePoint(cp, width === 1 ? input[i]! : input.slice(i, i + 2)), i, i + width);
     i += width;
   }
-  return { text, starts, ends };
+  return { text: parts.join(''), starts, ends };
 }
 
 /** Maps a normalised [start, end) range back to the original text. */

@@ -1,28 +1,29 @@
 import { z } from 'zod';
-import { CueScanner } from './cue-scanner.ts';
-import { detectLanguage, type SupportedLanguage } from './language.ts';
-import { type NormalizedText, normalizeForMatching, originalRange } from './normalize.ts';
-import { REPORT_RULES, type ReportRule } from './patterns.ts';
+import { extractFeatures } from './detector/features.ts';
+import { VERSION_RE } from './detector/frames.ts';
+import { defaultDetectorModel } from './detector/model.ts';
+import { scanWithModel } from './detector/scan.ts';
 
 /**
- * Finds user reports of training-tag errors ("mislabeled", "wrong trigger word", 标签错误, タグミス,
- * 태그 오류, etiqueta incorrecta, неправильный тег, falsche Tags, mauvais tags, …) in descriptions,
- * changelogs, comments and reviews.
+ * Finds reports of training-tag errors in descriptions, changelogs, comments and reviews, in nine
+ * languages: reports that name the error ("wrong tag", 标签错误) and, more often, reports that
+ * describe it (the trigger only works spelled another way, a concept is baked into the trigger, a
+ * tag the images do not show, captions mixed up between characters, tag frequencies read from the
+ * file, an author admitting an open problem).
  *
- * Scoring: every pattern match starts at its rule weight (0.45–0.85) and is multiplied by the factor of
- * each cue found around it (negation 0.1, general question 0.12, author instruction 0.1, conditional 0.25,
- * other model 0.2, writer's own mistake 0.15, already fixed 0.2, question 0.5, question about this model
- * 0.9). Overlapping matches keep the strongest. A text's score is the noisy-OR of its evidence,
- * 1 − Π(1 − sᵢ), and it is flagged at `threshold` (0.5).
+ * Scoring: a logistic regression over frame features (caption-domain entity + malfunction, mismatch,
+ * correction, leak, mix-up … in one sentence; cancelling cues such as the writer's own resolved
+ * mistake, other models, one's own dataset, instructions, an earlier version already fixed),
+ * character n-grams and words (src/analysis/text/detector), calibrated by Platt scaling so a score
+ * of 0.8 is right about 80 % of the time on held-out texts. A text is flagged at `threshold` (0.5).
  */
 
 export const DEFAULT_TEXT_THRESHOLD = 0.5;
-/** Evidence weaker than this (e.g. a negated match, 0.08) is not reported. */
+/** A text scoring below this gets no evidence sentence. */
 export const DEFAULT_MIN_EVIDENCE_SCORE = 0.1;
-const CONTEXT_CHARS = 60;
 
 export const TextEvidence = z.object({
-  /** The matched text, from the original input. */
+  /** The sentence that carried the decision, from the original input. */
   span: z.string(),
   /** UTF-16 offsets into the original input, end exclusive. */
   start: z.number().int(),
@@ -30,9 +31,9 @@ export const TextEvidence = z.object({
   /** The original text ±60 characters around the span. */
   context: z.string(),
   score: z.number().min(0).max(1),
-  /** Pattern id such as `en.mislabel` or `zh.noun-pred`. */
+  /** The strongest feature of that sentence, e.g. `model:tag/trigger + malfunction`. */
   rule: z.string(),
-  /** Cues that lowered the score (negation, instruction, …). */
+  /** Features there that lowered the score (instruction, already fixed, other models, …). */
   cues: z.array(z.string()),
 });
 export type TextEvidence = z.infer<typeof TextEvidence>;
@@ -62,6 +63,10 @@ export const TextSource = z.object({
   /** For people: 'description', 'version v2 changelog', 'comment 456', 'review 789'. */
   label: z.string(),
   text: z.string(),
+  /** Who wrote it (the commenter; the model's creator for its description and changelogs). */
+  author: z.string().nullable().optional(),
+  /** The version the text belongs to (a changelog's version, the version a comment was left on). */
+  versionId: z.number().int().nullable().optional(),
 });
 export type TextSource = z.infer<typeof TextSource>;
 
@@ -70,6 +75,11 @@ export const ModelTextEvidence = TextEvidence.extend({
   sourceKind: TextSourceKind,
   sourceLabel: z.string(),
   lang: z.string(),
+  author: z.string().nullable(),
+  /** The version the report concerns (named in the text, else the version it was left on). */
+  versionId: z.number().int().nullable(),
+  /** Name of the later version whose author text says the problem was fixed, if any. */
+  fixedIn: z.string().nullable(),
 });
 export type ModelTextEvidence = z.infer<typeof ModelTextEvidence>;
 
@@ -79,13 +89,18 @@ export const ModelTextVerdict = z.object({
   threshold: z.number(),
   evidence: z.array(ModelTextEvidence),
   scannedSources: z.number().int(),
+  /** Distinct people (or anonymous sources) with a report at or above the threshold, not fixed later. */
+  reporters: z.number().int(),
+  /** Reports about versions the author says were fixed later (not counted in `score`). */
+  fixedReports: z.number().int(),
+  /** One sentence: who reported what, and which reports concern fixed versions. */
+  summary: z.string(),
 });
 export type ModelTextVerdict = z.infer<typeof ModelTextVerdict>;
 
 /**
  * How much one source's score counts in the model score. Authors write about tagging mostly as
- * instructions and notes, which the cues catch only partly, so their texts count a little less than an
- * independent user's report.
+ * instructions and notes, so their texts count a little less than an independent user's report.
  */
 export const SOURCE_WEIGHTS: Record<TextSourceKind, number> = {
   description: 0.8,
@@ -93,76 +108,6 @@ export const SOURCE_WEIGHTS: Record<TextSourceKind, number> = {
   comment: 1,
   review: 1,
 };
-
-interface Candidate {
-  rule: ReportRule;
-  nStart: number;
-  nEnd: number;
-  score: number;
-  cues: string[];
-}
-
-function collectCandidates(norm: NormalizedText, textLang: SupportedLanguage | 'und'): Candidate[] {
-  const out: Candidate[] = [];
-  const cues = new CueScanner(norm.text);
-  for (const rule of REPORT_RULES) {
-    rule.re.lastIndex = 0;
-    for (const m of norm.text.matchAll(rule.re)) {
-      if (m[0].length === 0) continue;
-      const nStart = m.index ?? 0;
-      const nEnd = nStart + m[0].length;
-      const langs: SupportedLanguage[] = [rule.lang];
-      if (textLang !== 'und' && textLang !== rule.lang) langs.push(textLang);
-      out.push({ rule, nStart, nEnd, ...cues.score(rule, nStart, nEnd, langs) });
-    }
-  }
-  return out;
-}
-
-/** Counts covered positions in [0, size) with range queries in O(log size). */
-class CoverageTree {
-  readonly #tree: Int32Array;
-
-  constructor(size: number) {
-    this.#tree = new Int32Array(size + 1);
-  }
-
-  #prefix(end: number): number {
-    let sum = 0;
-    for (let i = end; i > 0; i -= i & -i) sum += this.#tree[i] as number;
-    return sum;
-  }
-
-  /** Covered positions in [start, end). */
-  count(start: number, end: number): number {
-    return this.#prefix(end) - this.#prefix(start);
-  }
-
-  /** Marks [start, end) as covered; the caller never covers a position twice. */
-  cover(start: number, end: number): void {
-    for (let p = start; p < end; p++) {
-      for (let i = p + 1; i < this.#tree.length; i += i & -i) this.#tree[i] = (this.#tree[i] as number) + 1;
-    }
-  }
-}
-
-/** Keeps the strongest of overlapping matches. */
-function dedupe(candidates: Candidate[], textLang: string): Candidate[] {
-  const own = (c: Candidate): number => (c.rule.lang === textLang ? 1 : 0);
-  const sorted = [...candidates].sort(
-    (a, b) => b.score - a.score || own(b) - own(a) || b.nEnd - b.nStart - (a.nEnd - a.nStart),
-  );
-  const kept: Candidate[] = [];
-  // Kept spans never overlap, so the positions they cover are counted in a Fenwick tree: each overlap
-  // test is a range count, each position is added once (O((n + k) log n), not k² comparisons).
-  const covered = new CoverageTree(sorted.reduce((max, c) => Math.max(max, c.nEnd), 0));
-  for (const c of sorted) {
-    if (covered.count(c.nStart, c.nEnd) > 0) continue;
-    covered.cover(c.nStart, c.nEnd);
-    kept.push(c);
-  }
-  return kept.sort((a, b) => a.nStart - b.nStart);
-}
 
 const round = (x: number): number => Math.round(x * 10000) / 10000;
 
@@ -172,49 +117,107 @@ export function scanText(text: string, options?: TextScanOptions): TextScan {
   if (typeof text !== 'string' || text.trim().length === 0) {
     return { flag: false, score: 0, lang: 'und', evidence: [] };
   }
-  const norm = normalizeForMatching(text);
-  const lang = detectLanguage(norm.text);
-  const kept = dedupe(collectCandidates(norm, lang), lang).filter((c) => c.score >= opts.minEvidenceScore);
-  let miss = 1;
-  const evidence: TextEvidence[] = kept.map((c) => {
-    miss *= 1 - c.score;
-    const { start, end } = originalRange(norm, c.nStart, c.nEnd);
-    return {
-      span: text.slice(start, end),
-      start,
-      end,
-      context: text.slice(Math.max(0, start - CONTEXT_CHARS), Math.min(text.length, end + CONTEXT_CHARS)),
-      score: round(c.score),
-      rule: c.rule.id,
-      cues: c.cues,
-    };
-  });
-  const score = round(1 - miss);
-  return { flag: score >= opts.threshold, score, lang, evidence };
+  const scan = scanWithModel(defaultDetectorModel(), text, opts.minEvidenceScore);
+  return { flag: scan.score >= opts.threshold, score: scan.score, lang: scan.lang, evidence: scan.evidence };
+}
+
+/** A version name reduced for matching mentions: "V2.0" → "2", "version 3.1" → "3.1". */
+export function versionKey(name: string): string {
+  return name
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/\b(?:version|versión|versão|версия|версии|ver\.?|v)\s?(?=\d)|버전|バージョン|版本/gu, '')
+    .replace(/\s+/g, '')
+    .replace(/(\.0)+$/u, '');
+}
+
+export interface VersionInfo {
+  id: number;
+  name: string;
+}
+
+function mentionedVersion(text: string, versions: readonly VersionInfo[]): number | null {
+  const keys = new Map(versions.map((v) => [versionKey(v.name), v.id] as const));
+  const found = new Set<number>();
+  VERSION_RE.lastIndex = 0;
+  for (const m of text.matchAll(VERSION_RE)) {
+    const id = keys.get(versionKey(m[0]));
+    if (id !== undefined) found.add(id);
+  }
+  return found.size === 1 ? [...found][0]! : null;
 }
 
 /**
- * Scans all texts of a model and combines them: model score = 1 − Π(1 − wₖ·sᵢ) over sources, with wₖ
- * from {@link SOURCE_WEIGHTS}; flagged at `threshold` (0.5). Every kept piece of evidence is returned
- * with its source.
+ * Scans all texts of a model and combines them per person: each reporter counts once, with their
+ * strongest report (weighted by {@link SOURCE_WEIGHTS}), and the model score is the noisy-OR over
+ * reporters, 1 − Π(1 − uᵣ) — so several weak reports from different users outweigh one strong
+ * sentence from one user. `versions` are the model's versions, newest first (Civitai's order): a
+ * report about a version that an author text of a later version calls fixed counts against that
+ * version, not the latest one, and is left out of the score (but kept as evidence with `fixedIn`).
  */
-export function scanSources(sources: TextSource[], options?: { threshold?: number }): ModelTextVerdict {
+export function scanSources(
+  sources: TextSource[],
+  options?: { threshold?: number; versions?: readonly VersionInfo[]; creator?: string | null },
+): ModelTextVerdict {
   const threshold = z
     .number()
     .min(0)
     .max(1)
     .default(DEFAULT_TEXT_THRESHOLD)
     .parse(options?.threshold ?? undefined);
-  let miss = 1;
-  const evidence: ModelTextEvidence[] = [];
-  let scanned = 0;
+  const versions = options?.versions ?? [];
+  const order = new Map(versions.map((v, i) => [v.id, i] as const)); // 0 = newest
+  const creator = options?.creator ?? null;
+
+  const scanned: Array<{ source: TextSource; scan: TextScan; versionId: number | null }> = [];
   for (const raw of sources) {
     const parsed = TextSource.safeParse(raw);
     if (!parsed.success) continue;
     const source = parsed.data;
-    scanned += 1;
     const scan = scanText(source.text);
-    miss *= 1 - SOURCE_WEIGHTS[source.kind] * scan.score;
+    const versionId = mentionedVersion(source.text, versions) ?? source.versionId ?? null;
+    scanned.push({ source, scan, versionId });
+  }
+
+  // Versions an author text calls fixed: the newest version whose changelog (or an author comment
+  // about it) has a "fixed" frame.
+  const fixedAt: Array<{ versionId: number; rank: number }> = [];
+  for (const { source, versionId } of scanned) {
+    const byAuthor =
+      source.kind === 'changelog' ||
+      source.kind === 'description' ||
+      (creator !== null && source.author === creator);
+    // A changelog speaks for its own version ("v1's tags are fixed" in v2's changelog: fixed in v2);
+    // an author's comment for the version it names ("fixed in v3").
+    const fixVersion = source.kind === 'changelog' ? (source.versionId ?? null) : versionId;
+    if (!byAuthor || fixVersion === null || !order.has(fixVersion)) continue;
+    if (extractFeatures(source.text).named.has('f:fixed')) {
+      fixedAt.push({ versionId: fixVersion, rank: order.get(fixVersion)! });
+    }
+  }
+  const fixedIn = (versionId: number | null): string | null => {
+    if (versionId === null || !order.has(versionId)) return null;
+    const rank = order.get(versionId)!;
+    const later = fixedAt.filter((f) => f.rank < rank).sort((a, b) => b.rank - a.rank)[0];
+    return later ? (versions[later.rank]?.name ?? null) : null;
+  };
+
+  const perReporter = new Map<string, number>();
+  const evidence: ModelTextEvidence[] = [];
+  let fixedReports = 0;
+  const fixedNames = new Set<string>();
+  for (const { source, scan, versionId } of scanned) {
+    const author = source.author ?? null;
+    const fixed = scan.flag ? fixedIn(versionId) : null;
+    const isAuthorText = source.kind === 'description' || source.kind === 'changelog';
+    if (fixed) {
+      fixedReports += 1;
+      fixedNames.add(fixed);
+    } else {
+      const who = author ?? (isAuthorText && creator ? creator : `source:${source.id}`);
+      const u = SOURCE_WEIGHTS[source.kind] * scan.score;
+      perReporter.set(who, Math.max(perReporter.get(who) ?? 0, u));
+    }
     for (const ev of scan.evidence) {
       evidence.push({
         ...ev,
@@ -222,11 +225,42 @@ export function scanSources(sources: TextSource[], options?: { threshold?: numbe
         sourceKind: source.kind,
         sourceLabel: source.label,
         lang: scan.lang,
+        author: author ?? (isAuthorText ? creator : null),
+        versionId,
+        fixedIn: fixed,
       });
     }
   }
+  let miss = 1;
+  let reporters = 0;
+  for (const u of perReporter.values()) {
+    miss *= 1 - u;
+    if (u >= threshold) reporters += 1;
+  }
   const score = round(1 - miss);
-  return { flag: score >= threshold, score, threshold, evidence, scannedSources: scanned };
+  const flag = score >= threshold;
+  const parts: string[] = [];
+  const weak = [...perReporter.values()].filter((u) => u >= 0.2 && u < threshold).length;
+  parts.push(
+    reporters === 0 && weak === 0
+      ? 'no report of a tag error'
+      : `${reporters} reporter(s) above ${threshold}${weak > 0 ? ` and ${weak} weaker` : ''} (combined ${score})`,
+  );
+  if (fixedReports > 0) {
+    parts.push(
+      `${fixedReports} report(s) concern a version the author says was fixed in ${[...fixedNames].join(', ')} (not counted against the latest version)`,
+    );
+  }
+  return {
+    flag,
+    score,
+    threshold,
+    evidence,
+    scannedSources: scanned.length,
+    reporters,
+    fixedReports,
+    summary: parts.join('; '),
+  };
 }
 
 /** Report columns the audit maps into metrics.csv. */

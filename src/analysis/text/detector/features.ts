@@ -1,0 +1,227 @@
+/**
+ * Features of one text for the tag-error report detector: frame terms and their combinations
+ * within a sentence (see frames.ts), character 2–4-grams and words of the normalised text, the
+ * detected language. Every feature keeps the normalised offset where it occurred, so a score can
+ * be explained by a sentence and the features that fired. Linear in the text length.
+ */
+import { detectLanguage, type SupportedLanguage } from '../language.ts';
+import { type NormalizedText, normalizeForMatching } from '../normalize.ts';
+import { type FrameKind, frameHits, TAG_LIKE_RE, VERSION_RE } from './frames.ts';
+
+/** Frame kinds that, next to a caption-domain entity in one sentence, describe a report. */
+export const REPORT_KINDS: readonly FrameKind[] = [
+  'error',
+  'malfunction',
+  'mismatch',
+  'correction',
+  'leak',
+  'wrongOutput',
+  'mixup',
+  'inconsistent',
+  'frequency',
+  'admit',
+];
+/** Frame kinds that point away from a report about this model's current version. */
+export const CANCEL_KINDS: readonly FrameKind[] = [
+  'ownMistake',
+  'otherModel',
+  'ownDataset',
+  'instruction',
+  'fixed',
+  'negation',
+  'praise',
+];
+
+export interface Sentence {
+  start: number;
+  end: number;
+  question: boolean;
+}
+
+export interface TextFeatures {
+  norm: NormalizedText;
+  lang: SupportedLanguage | 'und';
+  sentences: Sentence[];
+  /** Named features (language, frames, frame combinations) → value 1, with the sentence index. */
+  named: Map<string, number>;
+  /**
+   * Character 2–4-grams and words as numeric keys ({@link gramKey}), one entry per occurrence,
+   * with the normalised offset and length; each counts 1/√(number of occurrences).
+   */
+  grams: { keys: number[]; pos: number[]; len: number[] };
+  gramScale: number;
+}
+
+/** 2³²: the n-gram kind (2, 3, 4 characters; 5 for a word) sits above a 32-bit FNV-1a hash. */
+const KIND_STRIDE = 4_294_967_296;
+const WORD_KIND = 5;
+
+function fnv(text: string, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** The numeric key of a feature name `c:<2–4 chars>` or `w:<word>` (undefined for other names). */
+export function gramKey(name: string): number | undefined {
+  if (name.startsWith('w:')) return WORD_KIND * KIND_STRIDE + fnv(name, 2, name.length);
+  if (name.startsWith('c:') && name.length >= 4 && name.length <= 6) {
+    return (name.length - 2) * KIND_STRIDE + fnv(name, 2, name.length);
+  }
+  return undefined;
+}
+
+/** The feature name of the gram at `pos`/`len` in the folded text of `features`. */
+export function gramName(features: TextFeatures, index: number): string {
+  const pos = features.grams.pos[index]!;
+  const len = features.grams.len[index]!;
+  const key = features.grams.keys[index]!;
+  const kind = Math.floor(key / KIND_STRIDE);
+  let text = '';
+  for (let i = pos; i < pos + len; i++) {
+    const c = features.norm.text.charCodeAt(i);
+    text += isSpace(c) ? ' ' : String.fromCharCode(c);
+  }
+  return `${kind === WORD_KIND ? 'w' : 'c'}:${text}`;
+}
+
+const SENTENCE_END = new Set(['.', '!', '?', '。', '！', '？', '\n', '…']);
+
+/** Sentence bounds by a single left-to-right pass (a '.' ends a sentence only before space or end). */
+export function splitSentences(text: string): Sentence[] {
+  const out: Sentence[] = [];
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (!SENTENCE_END.has(ch)) continue;
+    if (ch === '.' && i + 1 < text.length && !/\s/u.test(text[i + 1]!)) continue;
+    let end = i + 1;
+    while (end < text.length && SENTENCE_END.has(text[end]!)) end++;
+    const mark = text.slice(i, end);
+    if (text.slice(start, i).trim().length > 0) {
+      out.push({ start, end, question: mark.includes('?') || mark.includes('？') });
+    }
+    start = end;
+    i = end - 1;
+  }
+  if (text.slice(start).trim().length > 0) out.push({ start, end: text.length, question: false });
+  return out;
+}
+
+export function sentenceIndexAt(sentences: readonly Sentence[], pos: number): number {
+  // Binary search: sentences are ordered and disjoint.
+  let lo = 0;
+  let hi = sentences.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = sentences[mid]!;
+    if (pos < s.start) hi = mid - 1;
+    else if (pos >= s.end) lo = mid + 1;
+    else return mid;
+  }
+  return Math.max(0, Math.min(sentences.length - 1, lo));
+}
+
+const CJK_RE = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+const WORD_RE = /[\p{L}\p{N}_]+/gu;
+
+function isSpace(code: number): boolean {
+  return (
+    code === 32 || code === 10 || code === 9 || code === 13 || code === 0xa0 || code === 0x3000 || code === 12
+  );
+}
+
+/** Extracts the features of `text`; `text` is raw (HTML and entities are handled by normalisation). */
+export function extractFeatures(text: string): TextFeatures {
+  const norm = normalizeForMatching(text);
+  const t = norm.text;
+  const lang = detectLanguage(t);
+  const sentences = splitSentences(t);
+  const named = new Map<string, number>();
+  const add = (name: string, pos: number): void => {
+    if (!named.has(name)) named.set(name, sentences.length === 0 ? 0 : sentenceIndexAt(sentences, pos));
+  };
+
+  // Frames: kinds present, and kinds sharing a sentence with a caption-domain entity.
+  const perSentence = new Map<number, Map<FrameKind, number>>();
+  for (const h of frameHits(t)) {
+    add(`f:${h.kind}`, h.start);
+    const si = sentences.length === 0 ? 0 : sentenceIndexAt(sentences, h.start);
+    let kinds = perSentence.get(si);
+    if (!kinds) {
+      kinds = new Map();
+      perSentence.set(si, kinds);
+    }
+    if (!kinds.has(h.kind)) kinds.set(h.kind, h.start);
+  }
+  for (const [si, kinds] of perSentence) {
+    const pos = kinds.get('entity');
+    if (pos === undefined) continue;
+    let reportKinds = 0;
+    for (const k of REPORT_KINDS) {
+      if (kinds.has(k)) {
+        add(`s:entity+${k}`, pos);
+        reportKinds++;
+      }
+    }
+    const question = sentences[si]?.question ?? false;
+    if (reportKinds > 0) {
+      add('s:entity+report', pos);
+      if (reportKinds > 1) add('s:entity+report2', pos);
+      for (const k of CANCEL_KINDS) if (kinds.has(k)) add(`s:report+${k}`, pos);
+      if (question) add('s:report?', pos);
+    }
+    for (const k of CANCEL_KINDS) if (kinds.has(k)) add(`s:entity+${k}`, pos);
+    if (question) add('s:entity?', pos);
+  }
+  TAG_LIKE_RE.lastIndex = 0;
+  const tagLike = TAG_LIKE_RE.exec(t);
+  if (tagLike) add('x:tag-like', tagLike.index);
+  VERSION_RE.lastIndex = 0;
+  const version = VERSION_RE.exec(t);
+  if (version) add('x:version', version.index);
+  if (sentences.some((s) => s.question)) add('x:question', 0);
+
+  // Character n-grams over the text with runs of white space read as one space: the folded text
+  // is kept as the list of its characters' offsets, and each gram is hashed in place.
+  const keys: number[] = [];
+  const gramPos: number[] = [];
+  const gramLen: number[] = [];
+  const at: number[] = [];
+  let lastSpace = true;
+  for (let i = 0; i < t.length; i++) {
+    const space = isSpace(t.charCodeAt(i));
+    if (space && lastSpace) continue;
+    at.push(i);
+    lastSpace = space;
+  }
+  const codeAt = (k: number): number => (isSpace(t.charCodeAt(at[k]!)) ? 32 : t.charCodeAt(at[k]!));
+  for (let k = 0; k < at.length; k++) {
+    let h = 0x811c9dc5;
+    for (let n = 1; n <= 4 && k + n <= at.length; n++) {
+      h ^= codeAt(k + n - 1);
+      h = Math.imul(h, 0x01000193) >>> 0;
+      if (n < 2) continue;
+      // Grams are named by the normalised text they cover; spaces inside are single spaces.
+      const end = at[k + n - 1]! + 1;
+      if (end - at[k]! !== n) continue; // a folded run of spaces: skip (rare)
+      keys.push(n * KIND_STRIDE + h);
+      gramPos.push(at[k]!);
+      gramLen.push(n);
+    }
+  }
+  WORD_RE.lastIndex = 0;
+  for (const m of t.matchAll(WORD_RE)) {
+    const w = m[0];
+    if (CJK_RE.test(w)) continue;
+    const start = m.index ?? 0;
+    keys.push(WORD_KIND * KIND_STRIDE + fnv(t, start, start + w.length));
+    gramPos.push(start);
+    gramLen.push(w.length);
+  }
+  const gramScale = keys.length === 0 ? 0 : 1 / Math.sqrt(keys.length);
+  return { norm, lang, sentences, named, grams: { keys, pos: gramPos, len: gramLen }, gramScale };
+}
