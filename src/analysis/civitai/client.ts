@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { isAppError } from '../errors.ts';
 import type { Logger } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
+import { throwIfAborted } from './errors.ts';
 import type { HttpClient } from './http.ts';
 import { DEFAULT_STORAGE_HOSTS, readRemoteHeader, SafetensorsHeader } from './safetensors.ts';
 import {
@@ -79,6 +80,7 @@ export class CivitaiClient {
 
   /** GET JSON through the raw-response cache; cached bodies are re-validated on the way out. */
   private async json<S extends z.ZodType>(url: string, schema: S, signal?: AbortSignal): Promise<z.infer<S>> {
+    throwIfAborted(signal);
     const cached = await this.cache?.get(url);
     if (cached !== undefined) {
       const parsed = schema.safeParse(cached);
@@ -161,6 +163,7 @@ export class CivitaiClient {
     signal?: AbortSignal,
   ): Promise<z.infer<S>> {
     const url = trpcUrl(this.origin, procedure, input);
+    throwIfAborted(signal);
     const cached = await this.cache?.get(url);
     if (cached !== undefined) {
       try {
@@ -226,6 +229,7 @@ export class CivitaiClient {
   /** The safetensors header of a model file, read with two Range requests (cached by URL). */
   async fileHeader(downloadUrl: string, signal?: AbortSignal): Promise<SafetensorsHeader> {
     const key = `header:${downloadUrl}`;
+    throwIfAborted(signal);
     const cached = SafetensorsHeader.safeParse(await this.cache?.get(key));
     if (cached.success) return cached.data;
     const { resolvedUrl: _resolved, ...header } = await readRemoteHeader(this.http, downloadUrl, {

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AppError, type AppErrorOptions, ErrorCode } from '../errors.ts';
+import { AppError, type AppErrorOptions, ErrorCode, isAppError } from '../errors.ts';
 
 /** Civitai answered with a non-success HTTP status (after retries, where retrying made sense). */
 export class CivitaiHttpError extends AppError {
@@ -62,4 +62,15 @@ export class CivitaiNetworkError extends AppError {
     );
     this.url = url;
   }
+}
+
+/**
+ * ABORTED when `signal` has fired. Crawl steps check it before each cache read or request: a cache
+ * hit never reaches the HTTP layer, so without this a shutdown would not stop work served from cache.
+ */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const reason: unknown = signal.reason;
+  if (isAppError(reason) && reason.code === ErrorCode.ABORTED) throw reason;
+  throw new AppError(ErrorCode.ABORTED, 'The crawl was aborted', { cause: reason });
 }
