@@ -64,6 +64,24 @@ export class CivitaiNetworkError extends AppError {
   }
 }
 
+/** Civitai sent a body over the limit for its endpoint; the read was stopped there. Never retried. */
+export class CivitaiTooLargeError extends AppError {
+  readonly url: string;
+  readonly limitBytes: number;
+  constructor(url: string, limitBytes: number, details: { bytesRead: number; declaredBytes?: number }) {
+    super(ErrorCode.CIVITAI_TOO_LARGE, `Response from ${url} exceeds ${limitBytes} bytes`, {
+      details: { url, limitBytes, ...details },
+      userMessage: `Civitai sent more than ${formatBytes(limitBytes)} for ${url}, over loralens's limit for it; it was not read.`,
+    });
+    this.url = url;
+    this.limitBytes = limitBytes;
+  }
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${Math.round((n / 1024 / 1024) * 10) / 10} MiB` : `${n} bytes`;
+}
+
 /**
  * ABORTED when `signal` has fired. Crawl steps check it before each cache read or request: a cache
  * hit never reaches the HTTP layer, so without this a shutdown would not stop work served from cache.
