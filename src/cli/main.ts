@@ -165,13 +165,15 @@ async function withService<T>(
       await svc.close();
     } finally {
       await storage.close();
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
     }
     if (interrupted) {
       const code = SIGNAL_EXIT[interrupted];
-      // After the error has been reported (and a progress bar stopped) on the way out.
+      // After the error has been reported (and a progress bar stopped) on the way out; the handlers
+      // stay, so a second signal meanwhile still exits with the same status.
       setImmediate(() => process.exit(code));
+    } else {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
     }
   }
   if (interrupted) throw controller.signal.reason;
