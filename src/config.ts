@@ -42,6 +42,15 @@ export const EnvSchema = z.object({
   CIVITAI_RATE_PER_SECOND: positiveInt('CIVITAI_RATE_PER_SECOND', 5),
   CIVITAI_TIMEOUT_MS: positiveInt('CIVITAI_TIMEOUT_MS', 30_000),
   CIVITAI_CACHE_TTL_HOURS: positiveInt('CIVITAI_CACHE_TTL_HOURS', 24),
+  /** One cap for every Civitai JSON answer, overriding the per-endpoint defaults (client.ts). */
+  CIVITAI_MAX_BODY_MB: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce
+      .number({ error: 'CIVITAI_MAX_BODY_MB must be a number' })
+      .int('CIVITAI_MAX_BODY_MB must be a whole number')
+      .positive('CIVITAI_MAX_BODY_MB must be greater than 0')
+      .optional(),
+  ),
 });
 
 export interface AppConfig {
@@ -58,6 +67,8 @@ export interface AppConfig {
   ratePerSecond: number;
   timeoutMs: number;
   cacheTtlMs: number;
+  /** CIVITAI_MAX_BODY_MB in bytes; undefined keeps the per-endpoint defaults. */
+  maxBodyBytes: number | undefined;
 }
 
 /** Parse and validate the environment once; a bad value ends as one clear CONFIG_INVALID sentence. */
@@ -76,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     ratePerSecond: e.CIVITAI_RATE_PER_SECOND,
     timeoutMs: e.CIVITAI_TIMEOUT_MS,
     cacheTtlMs: e.CIVITAI_CACHE_TTL_HOURS * 3_600_000,
+    maxBodyBytes: e.CIVITAI_MAX_BODY_MB === undefined ? undefined : e.CIVITAI_MAX_BODY_MB * 1024 * 1024,
   };
 }
 

@@ -11,7 +11,7 @@ import {
   type AuditSelectionInput,
   DEFAULT_MODEL_TYPES,
 } from '../analysis/audit/types.ts';
-import { CivitaiClient } from '../analysis/civitai/client.ts';
+import { CivitaiClient, DEFAULT_BODY_LIMITS } from '../analysis/civitai/client.ts';
 import { DEFAULT_CRAWL_OPTIONS } from '../analysis/civitai/crawl.ts';
 import { HttpClient } from '../analysis/civitai/http.ts';
 import { AppError, ErrorCode, UserInputError } from '../analysis/errors.ts';
@@ -69,6 +69,13 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceHandle {
     hasApiKey: config.civitaiApiKey !== undefined,
     cache: createResponseCache(deps.storage, config.cacheTtlMs),
     logger,
+    ...(config.maxBodyBytes === undefined
+      ? {}
+      : {
+          bodyLimits: Object.fromEntries(
+            Object.keys(DEFAULT_BODY_LIMITS).map((k) => [k, config.maxBodyBytes]),
+          ) as Record<keyof typeof DEFAULT_BODY_LIMITS, number>,
+        }),
   });
   const records = createRecordCache(deps.storage, config.cacheTtlMs);
   // Sample images: Civitai image hosts (and the configured origin) only, redirects re-checked, size-capped.

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { AuditResult } from '../analysis/audit/service.ts';
 import { ModelRecord } from '../analysis/civitai/record.ts';
-import { toAppError, UserInputError } from '../analysis/errors.ts';
+import { AppError, ErrorCode, toAppError, UserInputError } from '../analysis/errors.ts';
 import type { Logger } from '../analysis/ports.ts';
 import { snippet } from '../analysis/text/snippet.ts';
 import { createAuditService } from '../app/create-audit-service.ts';
@@ -188,6 +188,16 @@ function toUserError(message: string) {
   return Object.assign(new CommanderError(EXIT.usage, 'loralens.usage', message), { userSentence: message });
 }
 
+/** Exit status of a process stopped by `signal` (128 + its number), as shells report it. */
+const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Run `fn` with an audit service and its storage, closing both afterwards. SIGINT/SIGTERM abort
+ * `signal`: no new request or model starts, the run settles (models in flight are not stored), and
+ * only then are the service and the storage closed and the process exits 130/143. Closing the
+ * storage under a running crawl would turn cache reads into failures and poison the cache. A
+ * second signal exits at once.
+ */
 async function withService<T>(
   config: AppConfig,
   logger: Logger,
@@ -196,22 +206,49 @@ async function withService<T>(
   const storage = openStorage(config.storeUrl);
   const svc = createAuditService({ config, storage, logger });
   const controller = new AbortController();
-  const stopOnSignal = (): void => {
-    process.stderr.write('\ninterrupted; progress so far is cached and the next run resumes from it\n');
-    // Abort in-flight requests first so closing does not wait for them.
-    controller.abort(new Error('interrupted'));
-    void svc.close().finally(() => storage.close().finally(() => process.exit(130)));
+  let interrupted: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    if (interrupted) {
+      process.stderr.write('\nstopped at once; models in flight were not saved\n');
+      process.exit(SIGNAL_EXIT[signal]);
+    }
+    interrupted = signal;
+    process.stderr.write(
+      '\ninterrupted; finishing in-flight work (press Ctrl-C again to stop at once). Finished models are cached and the next run resumes from them\n',
+    );
+    controller.abort(
+      new AppError(ErrorCode.ABORTED, `interrupted by ${signal}`, {
+        userMessage: 'The run was interrupted.',
+      }),
+    );
   };
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
+  const onInt = (): void => onSignal('SIGINT');
+  const onTerm = (): void => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  let result: T;
   try {
-    return await fn(svc, controller.signal);
+    result = await fn(svc, controller.signal);
+  } catch (error) {
+    throw interrupted ? controller.signal.reason : error;
   } finally {
-    process.off('SIGINT', stopOnSignal);
-    process.off('SIGTERM', stopOnSignal);
-    await svc.close();
-    await storage.close();
+    try {
+      await svc.close();
+    } finally {
+      await storage.close();
+    }
+    if (interrupted) {
+      const code = SIGNAL_EXIT[interrupted];
+      // After the error has been reported (and a progress bar stopped) on the way out; the handlers
+      // stay, so a second signal meanwhile still exits with the same status.
+      setImmediate(() => process.exit(code));
+    } else {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    }
   }
+  if (interrupted) throw controller.signal.reason;
+  return result;
 }
 
 /** The table printed after a crawl: one row per model, comment cells with a legend under them. */

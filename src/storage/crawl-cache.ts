@@ -8,7 +8,8 @@ export type { RecordCache };
 
 /** Bump when the cached shapes change: old entries become invisible instead of wrong. */
 const RAW_VERSION = 1;
-const RECORD_VERSION = 2;
+// 3: records carry `notes`, and records a shutdown degraded (before the interrupt fix) are dropped.
+const RECORD_VERSION = 3;
 
 /**
  * Raw Civitai responses, keyed by request URL, kept for `ttlMs`. A re-run inside the TTL replays

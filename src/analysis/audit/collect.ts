@@ -4,12 +4,14 @@ import type { CivitaiClient } from '../civitai/client.ts';
 import {
   type CrawlOptions,
   crawlModel,
+  isUpstreamFailure,
   iterateTopModels,
   modelFingerprint,
   normalizeTrainedWords,
   parseModelRef,
   trainingFromHeader,
 } from '../civitai/crawl.ts';
+import { throwIfAborted } from '../civitai/errors.ts';
 import type { ModelRecord, RecordCache } from '../civitai/record.ts';
 import { readLocalFile } from '../civitai/safetensors.ts';
 import type { Model } from '../civitai/schemas.ts';
@@ -36,14 +38,35 @@ export interface Collected {
 
 /**
  * Fetch the crawl records for a selection. A top-N run stores each model's record as soon as it
- * is complete, so an interrupted run resumes from the cache without refetching what it has.
- * Errors: INPUT_INVALID (bad reference), CIVITAI_NOT_FOUND, transport codes, ABORTED.
+ * is complete, so an interrupted run resumes from the cache without refetching what it has. A
+ * record is stored only when its crawl finished with the signal not aborted; on the first failure
+ * no new model is started and the call settles only once the models in flight have stopped.
+ * Errors: INPUT_INVALID (bad reference), CIVITAI_NOT_FOUND, transport codes, STORAGE_IO, ABORTED.
  */
 export async function collectRecords(
   deps: CollectDeps,
   selection: AuditSelection,
   crawl: CrawlOptions,
   hooks: AuditHooks = {},
+): Promise<Collected> {
+  const collected = await collect(deps, selection, crawl, hooks);
+  for (const record of collected.records) collected.notes.push(...recordNotes(record));
+  return collected;
+}
+
+/** The run-level notes for a record's text notes (cuts, flattened nesting): at most three per model. */
+function recordNotes(record: ModelRecord): string[] {
+  const shown = record.notes.slice(0, 3).map((note) => `Model ${record.id} (${record.name}): ${note}.`);
+  const more = record.notes.length - shown.length;
+  if (more > 0) shown.push(`Model ${record.id}: ${more} more text note(s) in its crawl record.`);
+  return shown;
+}
+
+async function collect(
+  deps: CollectDeps,
+  selection: AuditSelection,
+  crawl: CrawlOptions,
+  hooks: AuditHooks,
 ): Promise<Collected> {
   const logger = deps.logger ?? silentLogger;
   const notes: string[] = [];
@@ -52,12 +75,15 @@ export async function collectRecords(
     const fingerprint = modelFingerprint(model);
     // A record is reused only when it was crawled the same way (options, key present or not).
     const variant = crawlVariant(options, deps.client.hasApiKey);
+    throwIfAborted(hooks.signal);
     const cached = await deps.records?.get(model.id, fingerprint, variant);
     if (cached) {
       fromCache++;
       return cached;
     }
     const record = await crawlModel(deps.client, model, options, { ...hooks, logger, clock: deps.clock });
+    // Interrupted while this model was crawled: whatever it holds, it is not stored.
+    throwIfAborted(hooks.signal);
     await deps.records?.set(record, variant);
     return record;
   };
@@ -160,7 +186,8 @@ async function collectLocalFile(
     const versions = record.versions.map((v) => (v.id === version.id ? { ...v, training } : v));
     return { records: [{ ...record, versions }], notes, fromCache: 0 };
   } catch (error) {
-    if (!isAppError(error) || error.code === 'ABORTED') throw error;
+    throwIfAborted(hooks.signal);
+    if (!isUpstreamFailure(error)) throw error;
     const why =
       error.code === 'CIVITAI_NOT_FOUND'
         ? 'Civitai has no published model with this file hash'
@@ -238,10 +265,15 @@ function localOnlyRecord(
     comments: { status: 'skipped', reason: 'local file: not on Civitai', items: [] },
     fingerprint: sha256.slice(0, 16),
     fetchedAt: new Date(clock.now()).toISOString(),
+    notes: [],
   };
 }
 
-/** Map with bounded concurrency, keeping input order; the first failure rejects and stops new work. */
+/**
+ * Map with bounded concurrency, keeping input order. The first failure stops new work; the promise
+ * rejects with that failure only after every call in flight has settled, so nothing still runs
+ * (or writes to a cache) once the caller moves on to shut down.
+ */
 export async function mapOrdered<T, R>(
   items: readonly T[],
   concurrency: number,
@@ -249,19 +281,19 @@ export async function mapOrdered<T, R>(
 ): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
-  let failed = false;
+  let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (next < items.length && !failed) {
+    while (next < items.length && failure === undefined) {
       const i = next++;
       try {
         results[i] = await fn(items[i] as T, i);
       } catch (error) {
-        failed = true;
-        throw error;
+        failure ??= { error };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  if (failure !== undefined) throw failure.error;
   return results;
 }
 

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { isAppError } from '../errors.ts';
 import type { Logger } from '../ports.ts';
 import { silentLogger } from '../ports.ts';
+import { throwIfAborted } from './errors.ts';
 import type { HttpClient } from './http.ts';
 import { DEFAULT_STORAGE_HOSTS, readRemoteHeader, SafetensorsHeader } from './safetensors.ts';
 import {
@@ -22,6 +23,27 @@ export interface ResponseCache {
   set(key: string, value: unknown): Promise<void>;
 }
 
+const MiB = 1024 * 1024;
+
+/**
+ * The largest JSON body accepted from each Civitai endpoint. A listing page of 100 models with all
+ * their versions is the biggest real answer (about 14 MB for 100 checkpoints at 136 KB each); the
+ * limits leave several times that. Over a limit the read stops: CIVITAI_TOO_LARGE.
+ */
+export const DEFAULT_BODY_LIMITS = {
+  /** `/api/v1/models` pages. */
+  listing: 64 * MiB,
+  /** `/api/v1/models/:id`. */
+  model: 16 * MiB,
+  /** `/api/v1/model-versions/:id` and `by-hash`. */
+  version: 8 * MiB,
+  /** `/api/v1/images` pages. */
+  images: 16 * MiB,
+  /** tRPC comment, review and thread pages. */
+  trpc: 16 * MiB,
+} as const;
+export type BodyLimits = Record<keyof typeof DEFAULT_BODY_LIMITS, number>;
+
 export interface CivitaiClientOptions {
   http: HttpClient;
   /** Present when CIVITAI_API_KEY is set; the tRPC comment endpoints refuse third parties without it. */
@@ -30,6 +52,8 @@ export interface CivitaiClientOptions {
   logger?: Logger;
   /** Extra hosts model-file redirects may lead to. */
   storageHosts?: readonly string[];
+  /** Per-endpoint body limits (default {@link DEFAULT_BODY_LIMITS}). */
+  bodyLimits?: Partial<BodyLimits>;
 }
 
 export interface ListModelsParams {
@@ -55,8 +79,8 @@ export interface ImagesParams {
 /**
  * Typed access to Civitai's public REST API, the site tRPC comment/review endpoints and model
  * file headers. Every response is validated; failures are AppErrors (CIVITAI_HTTP,
- * CIVITAI_NOT_FOUND, CIVITAI_UNAUTHORIZED, CIVITAI_SCHEMA, RATE_LIMITED, NETWORK, TIMEOUT,
- * SAFETENSORS_*, HOST_NOT_ALLOWED).
+ * CIVITAI_NOT_FOUND, CIVITAI_UNAUTHORIZED, CIVITAI_SCHEMA, CIVITAI_TOO_LARGE, RATE_LIMITED, NETWORK,
+ * TIMEOUT, SAFETENSORS_*, HOST_NOT_ALLOWED, STORAGE_IO from the cache, ABORTED).
  */
 export class CivitaiClient {
   readonly http: HttpClient;
@@ -64,6 +88,7 @@ export class CivitaiClient {
   private readonly cache: ResponseCache | undefined;
   private readonly logger: Logger;
   private readonly storageHosts: readonly string[];
+  private readonly limits: BodyLimits;
 
   constructor(options: CivitaiClientOptions) {
     this.http = options.http;
@@ -71,6 +96,7 @@ export class CivitaiClient {
     this.cache = options.cache;
     this.logger = options.logger ?? silentLogger;
     this.storageHosts = options.storageHosts ?? DEFAULT_STORAGE_HOSTS;
+    this.limits = { ...DEFAULT_BODY_LIMITS, ...options.bodyLimits };
   }
 
   get origin(): string {
@@ -78,14 +104,20 @@ export class CivitaiClient {
   }
 
   /** GET JSON through the raw-response cache; cached bodies are re-validated on the way out. */
-  private async json<S extends z.ZodType>(url: string, schema: S, signal?: AbortSignal): Promise<z.infer<S>> {
+  private async json<S extends z.ZodType>(
+    url: string,
+    schema: S,
+    limit: keyof BodyLimits,
+    signal?: AbortSignal,
+  ): Promise<z.infer<S>> {
+    throwIfAborted(signal);
     const cached = await this.cache?.get(url);
     if (cached !== undefined) {
       const parsed = schema.safeParse(cached);
       if (parsed.success) return parsed.data;
       this.logger.warn({ url }, 'cached response no longer matches its schema; refetching');
     }
-    const body = await this.http.getJsonUnknown(url, { signal });
+    const body = await this.http.getJsonUnknown(url, { signal, maxBodyBytes: this.limits[limit] });
     const value = this.http.parse(url, schema, body);
     await this.cache?.set(url, body);
     return value;
@@ -102,23 +134,28 @@ export class CivitaiClient {
     for (const b of params.baseModels) url.searchParams.append('baseModels', b);
     if (params.query) url.searchParams.set('query', params.query);
     if (params.cursor !== undefined) url.searchParams.set('cursor', params.cursor);
-    return this.json(url.toString(), ModelsPage, signal);
+    return this.json(url.toString(), ModelsPage, 'listing', signal);
   }
 
   /** `/api/v1/models/:id`. */
   async getModel(id: number, signal?: AbortSignal): Promise<Model> {
-    return this.json(`${this.origin}/api/v1/models/${id}`, Model, signal);
+    return this.json(`${this.origin}/api/v1/models/${id}`, Model, 'model', signal);
   }
 
   /** `/api/v1/model-versions/:id` (up to 10 images, with prompts). */
   async getModelVersion(id: number, signal?: AbortSignal): Promise<ModelVersionDetail> {
-    return this.json(`${this.origin}/api/v1/model-versions/${id}`, ModelVersionDetail, signal);
+    return this.json(`${this.origin}/api/v1/model-versions/${id}`, ModelVersionDetail, 'version', signal);
   }
 
   /** `/api/v1/model-versions/by-hash/:hash` (SHA256, AutoV2, AutoV3, BLAKE3, CRC32, AutoV1). */
   async getVersionByHash(hash: string, signal?: AbortSignal): Promise<ModelVersionDetail> {
     const h = encodeURIComponent(hash.trim().toUpperCase());
-    return this.json(`${this.origin}/api/v1/model-versions/by-hash/${h}`, ModelVersionDetail, signal);
+    return this.json(
+      `${this.origin}/api/v1/model-versions/by-hash/${h}`,
+      ModelVersionDetail,
+      'version',
+      signal,
+    );
   }
 
   /** One page of `/api/v1/images` for a version, always `withMeta=true` so prompts come back. */
@@ -131,7 +168,7 @@ export class CivitaiClient {
     url.searchParams.set('nsfw', String(params.nsfw));
     url.searchParams.set('browsingLevel', String(params.browsingLevel));
     if (params.cursor !== undefined) url.searchParams.set('cursor', params.cursor);
-    return this.json(url.toString(), ImagesPage, signal);
+    return this.json(url.toString(), ImagesPage, 'images', signal);
   }
 
   /** Up to `max` images of a version, following cursors. */
@@ -161,6 +198,7 @@ export class CivitaiClient {
     signal?: AbortSignal,
   ): Promise<z.infer<S>> {
     const url = trpcUrl(this.origin, procedure, input);
+    throwIfAborted(signal);
     const cached = await this.cache?.get(url);
     if (cached !== undefined) {
       try {
@@ -169,7 +207,7 @@ export class CivitaiClient {
         if (!isAppError(error)) throw error;
       }
     }
-    const body = await this.http.getJsonUnknown(url, { signal });
+    const body = await this.http.getJsonUnknown(url, { signal, maxBodyBytes: this.limits.trpc });
     const value = unwrapTrpc(url, body, schema);
     await this.cache?.set(url, body);
     return value;
@@ -226,6 +264,7 @@ export class CivitaiClient {
   /** The safetensors header of a model file, read with two Range requests (cached by URL). */
   async fileHeader(downloadUrl: string, signal?: AbortSignal): Promise<SafetensorsHeader> {
     const key = `header:${downloadUrl}`;
+    throwIfAborted(signal);
     const cached = SafetensorsHeader.safeParse(await this.cache?.get(key));
     if (cached.success) return cached.data;
     const { resolvedUrl: _resolved, ...header } = await readRemoteHeader(this.http, downloadUrl, {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { TopSelection } from '../audit/types.ts';
-import { AppError, isAppError, UserInputError } from '../errors.ts';
+import { AppError, ErrorCode, isAppError, UserInputError } from '../errors.ts';
 import type { Clock, Logger, ProgressListener } from '../ports.ts';
 import { silentLogger, systemClock } from '../ports.ts';
 import type { CivitaiClient } from './client.ts';
-import { htmlToMarkdown, htmlToPlainText } from './html.ts';
+import { throwIfAborted } from './errors.ts';
+import { type ConvertedText, convertToMarkdown, convertToPlainText, HTML_LIMITS } from './html.ts';
 import type {
   ModelRecord,
   SampleImage,
@@ -40,6 +41,52 @@ export const DEFAULT_CRAWL_OPTIONS: CrawlOptions = {
   headerVersions: 1,
   maxTextItems: 300,
 };
+
+/**
+ * Error codes that mean "Civitai (or its storage) could not give us this part": a crawl records
+ * them in the record (images none, comments unavailable, training error) and goes on. Anything
+ * else — STORAGE_IO, ABORTED, INTERNAL — is ours, not upstream's, and must propagate: a record
+ * degraded by a closed cache or a shutdown would be cached and reused as if it were true.
+ */
+const UPSTREAM_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  ErrorCode.CIVITAI_HTTP,
+  ErrorCode.CIVITAI_SCHEMA,
+  ErrorCode.CIVITAI_NOT_FOUND,
+  ErrorCode.CIVITAI_UNAUTHORIZED,
+  ErrorCode.CIVITAI_TOO_LARGE,
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.NETWORK,
+  ErrorCode.TIMEOUT,
+  ErrorCode.HOST_NOT_ALLOWED,
+  ErrorCode.SAFETENSORS_INVALID,
+  ErrorCode.SAFETENSORS_TOO_LARGE,
+]);
+
+/** True for a typed upstream failure a crawl may record and go past (see {@link UPSTREAM_CODES}). */
+export function isUpstreamFailure(error: unknown): error is AppError {
+  return isAppError(error) && UPSTREAM_CODES.has(error.code);
+}
+
+/**
+ * Rethrow unless `error` is an upstream failure and the crawl is still wanted; an upstream failure
+ * caused by a shutdown (a closed dispatcher, an aborted body) is the shutdown, not Civitai.
+ */
+function softOrThrow(error: unknown, signal: AbortSignal | undefined): asserts error is AppError {
+  throwIfAborted(signal);
+  if (!isUpstreamFailure(error)) throw error;
+}
+
+/** Collects the per-item notes of text conversions (cuts, flattened nesting) for a record. */
+class TextNotes {
+  readonly all: string[] = [];
+  take(what: string, converted: ConvertedText): string {
+    for (const note of converted.notes) this.all.push(`${what}: ${note}`);
+    return converted.value;
+  }
+}
+
+const LONG_TEXT = { maxChars: HTML_LIMITS.longTextChars };
+const COMMENT_TEXT = { maxChars: HTML_LIMITS.commentChars };
 
 /** A model reference typed by a person: a numeric id or a civitai.com model URL. */
 export interface ModelRef {
@@ -332,7 +379,9 @@ export interface CrawlHooks {
 /**
  * Fetch everything the analyses need for one model: versions with changelogs, sample images with
  * prompts, comments and reviews, and training tags from the newest file headers. Partial failures
- * (images, comments, headers) are recorded in the record, not thrown; only the model itself must load.
+ * (images, comments, headers) from upstream are recorded in the record, not thrown; only the model
+ * itself must load. Storage failures (STORAGE_IO) and an aborted `signal` (ABORTED) always reject:
+ * a record is only returned when nothing but Civitai itself limited it.
  */
 export async function crawlModel(
   client: CivitaiClient,
@@ -346,7 +395,9 @@ export async function crawlModel(
     (b.publishedAt ?? b.createdAt ?? '').localeCompare(a.publishedAt ?? a.createdAt ?? ''),
   );
   const records: VersionRecord[] = [];
+  const notes = new TextNotes();
   for (const [index, v] of versions.entries()) {
+    throwIfAborted(signal);
     const files = (v.files ?? []).map(toVersionFile);
     let images: SampleImage[] = [];
     let imagesSource: VersionRecord['imagesSource'] = 'none';
@@ -373,8 +424,8 @@ export async function crawlModel(
       updatedAt: v.updatedAt ?? null,
       trainedWords: v.trainedWords ?? [],
       triggerWords: normalizeTrainedWords(v.trainedWords ?? []),
-      changelogText: htmlToPlainText(v.description),
-      changelogMarkdown: htmlToMarkdown(v.description),
+      changelogText: notes.take(`changelog of version ${v.id}`, convertToPlainText(v.description, LONG_TEXT)),
+      changelogMarkdown: convertToMarkdown(v.description, LONG_TEXT).value,
       downloadUrl: v.downloadUrl ?? null,
       files,
       images,
@@ -382,9 +433,11 @@ export async function crawlModel(
       training,
     });
   }
+  throwIfAborted(signal);
   const comments = options.comments
-    ? await modelTexts(client, model.id, options.maxTextItems, signal, logger)
+    ? await modelTexts(client, model.id, options.maxTextItems, signal, logger, notes)
     : { status: 'skipped' as const, reason: 'comments were not requested', items: [] };
+  throwIfAborted(signal);
   const s = model.stats ?? {};
   return {
     id: model.id,
@@ -406,8 +459,8 @@ export async function crawlModel(
     },
     publishedAt: modelPublishedAt(model),
     updatedAt: modelUpdatedAt(model),
-    descriptionText: htmlToPlainText(model.description),
-    descriptionMarkdown: htmlToMarkdown(model.description),
+    descriptionText: notes.take('description', convertToPlainText(model.description, LONG_TEXT)),
+    descriptionMarkdown: convertToMarkdown(model.description, LONG_TEXT).value,
     versions: records,
     targetVersionId:
       options.targetVersionId !== undefined && records.some((r) => r.id === options.targetVersionId)
@@ -416,6 +469,7 @@ export async function crawlModel(
     comments,
     fingerprint: modelFingerprint(model),
     fetchedAt: new Date((hooks.clock ?? systemClock).now()).toISOString(),
+    notes: notes.all,
   };
 }
 
@@ -446,7 +500,7 @@ async function versionImages(
       };
     }
   } catch (error) {
-    if (!isAppError(error) || error.code === 'ABORTED') throw error;
+    softOrThrow(error, signal);
     logger.warn(
       { versionId: v.id, code: error.code, err: error.message },
       'images endpoint failed; using version images',
@@ -460,7 +514,7 @@ async function versionImages(
       .slice(0, options.imagesPerVersion);
     return { images, imagesSource: images.length > 0 ? 'version-api' : 'none' };
   } catch (error) {
-    if (!isAppError(error) || error.code === 'ABORTED') throw error;
+    softOrThrow(error, signal);
     logger.warn({ versionId: v.id, code: error.code }, 'version images unavailable');
     return { images: [], imagesSource: 'none' };
   }
@@ -488,7 +542,7 @@ async function versionTraining(
     const header = await client.fileHeader(file.downloadUrl, signal);
     return trainingFromHeader(header, file.id);
   } catch (error) {
-    if (!isAppError(error) || error.code === 'ABORTED') throw error;
+    softOrThrow(error, signal);
     logger.warn({ fileId: file.id, code: error.code, err: error.message }, 'model file header unreadable');
     return { status: 'error', reason: error.userMessage, fileId: file.id, ...empty };
   }
@@ -507,6 +561,7 @@ function commentItem(
     user?: { username?: string | null | undefined } | null | undefined;
   },
   parentId: number | null,
+  notes: TextNotes,
 ): TextItem {
   return {
     kind,
@@ -517,7 +572,7 @@ function commentItem(
     user: c.user?.username ?? null,
     rating: null,
     recommended: null,
-    text: htmlToPlainText(c.content),
+    text: notes.take(`${kind} ${c.id}`, convertToPlainText(c.content, COMMENT_TEXT)),
   };
 }
 
@@ -527,6 +582,7 @@ async function modelTexts(
   max: number,
   signal: AbortSignal | undefined,
   logger: Logger,
+  notes: TextNotes,
 ): Promise<ModelRecord['comments']> {
   if (!client.hasApiKey) {
     return {
@@ -542,7 +598,7 @@ async function modelTexts(
       const page = await client.commentsPage(modelId, cursor, signal);
       for (const c of page.comments) {
         if (c.hidden || c.tosViolation) continue;
-        items.push(commentItem('comment', c, c.parentId ?? null));
+        items.push(commentItem('comment', c, c.parentId ?? null, notes));
       }
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined && items.length < max);
@@ -562,7 +618,7 @@ async function modelTexts(
           user: r.user?.username ?? null,
           rating: r.rating ?? null,
           recommended: r.recommended ?? null,
-          text: htmlToPlainText(r.details),
+          text: notes.take(`review ${r.id}`, convertToPlainText(r.details, COMMENT_TEXT)),
         });
       }
       cursor = page.nextCursor ?? undefined;
@@ -576,14 +632,14 @@ async function modelTexts(
         if (!page) break;
         for (const c of page.comments) {
           if (c.hidden) continue;
-          items.push(commentItem('review-comment', c, review.id));
+          items.push(commentItem('review-comment', c, review.id, notes));
         }
         threadCursor = page.nextCursor ?? undefined;
       } while (threadCursor !== undefined && items.length < max);
     }
     return { status: 'ok', reason: null, items: items.filter((i) => i.text !== '').slice(0, max) };
   } catch (error) {
-    if (!isAppError(error) || error.code === 'ABORTED') throw error;
+    softOrThrow(error, signal);
     logger.warn({ modelId, code: error.code, err: error.message }, 'comments unavailable');
     const read = items.filter((i) => i.text !== '').slice(0, max);
     // Keep what was read before an endpoint refused (e.g. reviews need a scope comments do not).
@@ -612,6 +668,7 @@ export async function* iterateTopModels(
   const seenCursors = new Set<string>();
   const seenModels = new Set<number>();
   for (let pageNo = 0; pageNo < maxPages; pageNo++) {
+    throwIfAborted(signal);
     const page = await client.listModels(
       {
         types: selection.types,

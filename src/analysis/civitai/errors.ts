@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AppError, type AppErrorOptions, ErrorCode } from '../errors.ts';
+import { AppError, type AppErrorOptions, ErrorCode, isAppError } from '../errors.ts';
 
 /** Civitai answered with a non-success HTTP status (after retries, where retrying made sense). */
 export class CivitaiHttpError extends AppError {
@@ -62,4 +62,33 @@ export class CivitaiNetworkError extends AppError {
     );
     this.url = url;
   }
+}
+
+/** Civitai sent a body over the limit for its endpoint; the read was stopped there. Never retried. */
+export class CivitaiTooLargeError extends AppError {
+  readonly url: string;
+  readonly limitBytes: number;
+  constructor(url: string, limitBytes: number, details: { bytesRead: number; declaredBytes?: number }) {
+    super(ErrorCode.CIVITAI_TOO_LARGE, `Response from ${url} exceeds ${limitBytes} bytes`, {
+      details: { url, limitBytes, ...details },
+      userMessage: `Civitai sent more than ${formatBytes(limitBytes)} for ${url}, over loralens's limit for it; it was not read.`,
+    });
+    this.url = url;
+    this.limitBytes = limitBytes;
+  }
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${Math.round((n / 1024 / 1024) * 10) / 10} MiB` : `${n} bytes`;
+}
+
+/**
+ * ABORTED when `signal` has fired. Crawl steps check it before each cache read or request: a cache
+ * hit never reaches the HTTP layer, so without this a shutdown would not stop work served from cache.
+ */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const reason: unknown = signal.reason;
+  if (isAppError(reason) && reason.code === ErrorCode.ABORTED) throw reason;
+  throw new AppError(ErrorCode.ABORTED, 'The crawl was aborted', { cause: reason });
 }

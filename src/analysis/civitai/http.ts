@@ -3,7 +3,7 @@ import { type Dispatcher, request, errors as undiciErrors } from 'undici';
 import type { z } from 'zod';
 import { AppError, ErrorCode, isAppError } from '../errors.ts';
 import { type Clock, type Logger, silentLogger, systemClock } from '../ports.ts';
-import { CivitaiHttpError, CivitaiNetworkError, CivitaiSchemaError } from './errors.ts';
+import { CivitaiHttpError, CivitaiNetworkError, CivitaiSchemaError, CivitaiTooLargeError } from './errors.ts';
 
 export interface HttpClientOptions {
   /** The one undici dispatcher every request goes through (tests inject their own). */
@@ -38,7 +38,16 @@ export interface RequestOptions {
    * file). A function gets the prefix read so far and the status, and returns the bytes needed.
    */
   maxBytes?: number | ((prefix: Buffer, status: number) => number);
+  /**
+   * Refuse a success body larger than this: a Content-Length over it is refused before reading,
+   * and a body that grows past it is aborted at that byte (CIVITAI_TOO_LARGE, not retried).
+   * Error-status bodies are only read up to {@link ERROR_BODY_BYTES}.
+   */
+  maxBodyBytes?: number;
 }
+
+/** How much of an error answer (4xx/5xx) is read: enough for its message, never a flood. */
+export const ERROR_BODY_BYTES = 64 * 1024;
 
 export interface RawResponse {
   status: number;
@@ -238,7 +247,21 @@ export class HttpClient {
       headersTimeout: this.opts.timeoutMs,
       bodyTimeout: this.opts.timeoutMs,
     });
-    const body = await readCapped(res.body, options.maxBytes, url, res.statusCode);
+    const cap = options.maxBodyBytes;
+    if (cap === undefined) {
+      const body = await readCapped(res.body, options.maxBytes, url, res.statusCode);
+      return { status: res.statusCode, headers: res.headers, body, url };
+    }
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      const body = await readCapped(res.body, ERROR_BODY_BYTES, url, res.statusCode);
+      return { status: res.statusCode, headers: res.headers, body, url };
+    }
+    const declared = Number(res.headers['content-length']);
+    if (Number.isFinite(declared) && declared > cap) {
+      res.body.destroy();
+      throw new CivitaiTooLargeError(url, cap, { declaredBytes: declared, bytesRead: 0 });
+    }
+    const body = await readLimited(res.body, cap, url);
     return { status: res.statusCode, headers: res.headers, body, url };
   }
 }
@@ -281,6 +304,33 @@ export async function readCapped(
     throw new CivitaiNetworkError(url, isTimeout(cause), cause);
   }
   return result();
+}
+
+/**
+ * Read a whole body of at most `cap` bytes; one byte more aborts the stream and throws
+ * CIVITAI_TOO_LARGE (with the bytes read), so an oversized answer never sits in memory.
+ */
+export async function readLimited(
+  body: Dispatcher.ResponseData['body'],
+  cap: number,
+  url: string,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
+      if (size > cap) {
+        body.destroy();
+        throw new CivitaiTooLargeError(url, cap, { bytesRead: size });
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (cause) {
+    if (isAppError(cause)) throw cause;
+    throw new CivitaiNetworkError(url, isTimeout(cause), cause);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 function httpUserMessage(status: number, url: string, body: string): { userMessage: string } {

@@ -121,6 +121,11 @@ export const ModelRecord = z.object({
   /** Changes when the model or any version changes; cached audits key on it. */
   fingerprint: z.string(),
   fetchedAt: z.string(),
+  /**
+   * What the crawl had to do to this model's texts, one sentence per item: cut at the size limit,
+   * nesting flattened below the depth limit (see HTML_LIMITS in html.ts).
+   */
+  notes: z.array(z.string()).default([]),
 });
 export type ModelRecord = z.infer<typeof ModelRecord>;
 
