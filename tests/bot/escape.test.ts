@@ -61,3 +61,32 @@ describe('user-controlled text in Discord messages', () => {
     });
   });
 });
+
+describe('long evidence in Discord messages', () => {
+  const words = Array.from({ length: 120 }, (_, i) => `word${i}z`).join(' ');
+  let h: Harness;
+  before(async () => {
+    const service = new FakeAuditService((selection) => {
+      const result = defaultResult(selection);
+      result.models = [model(6, [finding(6, 'trigger', { evidence: words, title: 'Long report' })])];
+      return result;
+    });
+    h = await startHarness({ service });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('is cut at a word boundary with an ellipsis in the embed and the item line', async () => {
+    const i = h.discord.invoke({ name: 'audit', subcommand: 'model', options: { model: '6' } });
+    const edit = await finalEdit(h.discord, i);
+    const description = String(embedsOf(edit)[0]?.description);
+    const line = await eventually(() => h.discord.requests.find(isFollowUp(i)), 5_000, 'item line');
+    for (const text of [description, String(line.body?.content)]) {
+      const cut = /(\S+)…/.exec(text);
+      assert.ok(cut, text);
+      // The word before the ellipsis is whole (every word ends in z): one of the evidence's words.
+      assert.ok(words.split(' ').includes(cut[1]!), `cut mid-word: ${cut[1]}`);
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import type { AuditResult } from '../../analysis/audit/service.ts';
 import type { Detector, Finding } from '../../analysis/audit/types.ts';
 import type { Logger } from '../../analysis/ports.ts';
+import { snippet } from '../../analysis/text/snippet.ts';
 import { DiscordLimits, formatBytes, truncate } from '../../commands/discord-limits.ts';
 import type { OutgoingMessage } from '../../commands/types.ts';
 import { t } from '../../i18n/index.ts';
@@ -100,7 +101,7 @@ export async function composeReport(input: ComposeInput, deps: ComposeDeps): Pro
           ref: itemRef(finding.itemKey),
           title: escapeUserText(finding.title),
           model: escapeUserText(modelOf.get(finding) ?? ''),
-          evidence: truncate(escapeUserText(finding.evidence.replace(/\s+/g, ' ').trim()), 400),
+          evidence: truncate(escapeUserText(snippet(finding.evidence, 400)), 800),
           detector: finding.detector,
           emoji: deps.settings.feedbackEmoji,
         }),

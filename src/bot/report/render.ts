@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { APIEmbed } from 'discord.js';
 import type { AuditResult, ModelAuditSummary } from '../../analysis/audit/service.ts';
 import type { Detector, Finding } from '../../analysis/audit/types.ts';
+import { snippet } from '../../analysis/text/snippet.ts';
 import { clampEmbeds, DiscordLimits, truncate } from '../../commands/discord-limits.ts';
 import { t } from '../../i18n/index.ts';
 import type { DetectorStats } from '../../storage/feedback-store.ts';
@@ -67,7 +68,7 @@ function findingLine(f: Finding, disputed: boolean, locale: string): string {
   const ref = `\`${itemRef(f.itemKey)}\``;
   const title = escapeUserText(f.title);
   if (disputed) return `~~${ref} ${title}~~ *(${t(locale, 'report.disputedTag')})*`;
-  return `${ref} **${title}** — “${truncate(escapeUserText(f.evidence.replace(/\s+/g, ' ').trim()), 180)}”`;
+  return `${ref} **${title}** — “${truncate(escapeUserText(snippet(f.evidence, 180)), 360)}”`;
 }
 
 function appendLines(head: string, lines: readonly string[], max: number): string {
