@@ -18,7 +18,7 @@ import { runScanText } from './scan-text.ts';
 import { type SelectionFlags, selectionFromFlags } from './selection.ts';
 import { runTokenize } from './tokenize.ts';
 
-interface RunFlags extends SelectionFlags {
+export interface RunFlags extends SelectionFlags {
   out: string;
   comments: boolean;
   imagesPerVersion: string;
@@ -64,7 +64,8 @@ function addSelectionOptions(cmd: Command): Command {
     );
 }
 
-function runOptions(flags: RunFlags) {
+/** Validate the run flags shared by `crawl` and `audit` (a usage CommanderError names the bad flag). */
+export function runOptions(flags: RunFlags) {
   const images = Number(flags.imagesPerVersion);
   const level = Number(flags.maxNsfwLevel);
   if (!Number.isInteger(images) || images < 0 || images > 200) {
