@@ -22,6 +22,8 @@ export interface FuzzTarget<I = unknown, S = unknown> {
   /** The entry points exercised, for the report. */
   entry: string;
   arbitrary(): fc.Arbitrary<I>;
+  /** Run once in the worker before timing starts (module init and JIT are not an input's cost). */
+  warmup?: I;
   /** Worker-side setup; a string return means "skip this target" with that reason. */
   prepare?(): Promise<S | string>;
   run(input: I, state: S): unknown | Promise<unknown>;
@@ -76,6 +78,7 @@ const modules = {
 export const TARGETS: readonly FuzzTarget[] = [
   target({
     name: 'cli-argv',
+    warmup: ['audit', '--top', '5', '--types', 'lora', '--from', '2024-01-01'],
     entry: 'commander options of `audit`/`crawl` → selectionFromFlags, runOptions, parseModelRef',
     arbitrary: () => gen.cliArgv,
     prepare: modules.cli,
@@ -103,6 +106,14 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target<BotInput, BotState>({
     name: 'bot-options',
+    warmup: {
+      command: 'audit',
+      subcommand: 'top',
+      options: { n: 5 },
+      resolvedType: 0,
+      sameGuild: true,
+      locale: 'en-US',
+    },
     entry: 'slash-command option schemas: /audit, /subscribe, /unsubscribe, /subscriptions execute()',
     arbitrary: () => gen.botInteraction as fc.Arbitrary<BotInput>,
     async prepare() {
@@ -190,6 +201,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'civitai-json',
+    warmup: ['Model', { id: 1, name: 'x', type: 'LORA', modelVersions: [] }],
     entry:
       'zod schemas (Model, ModelsPage, ModelVersionDetail, ImagesPage) via HttpClient.parse, then crawl helpers',
     arbitrary: () =>
@@ -247,6 +259,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'trpc',
+    warmup: ['comments', { result: { data: { json: { comments: [] } } } }],
     entry: 'unwrapTrpc: tRPC envelopes, superjson meta, devalue strings → comment/review/thread schemas',
     arbitrary: () => fc.tuple(fc.constantFrom('comments', 'reviews', 'thread'), gen.trpcBody),
     prepare: async () => ({
@@ -262,6 +275,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'html-plain',
+    warmup: '<p>The <b>trigger</b> &amp; tags</p>',
     entry: 'htmlToPlainText (sanitize-html + html-to-text)',
     arbitrary: () => gen.html,
     prepare: modules.html,
@@ -272,6 +286,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'html-markdown',
+    warmup: '<p>The <b>trigger</b> &amp; tags</p>',
     entry: 'htmlToMarkdown (sanitize-html + turndown); output must hold no live HTML',
     arbitrary: () => gen.html,
     prepare: modules.html,
@@ -287,6 +302,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'html-sanitize',
+    warmup: '<p>The <b>trigger</b> &amp; tags</p>',
     entry: 'sanitizeDescription; output must hold no script-ish tag, event handler or script URL',
     arbitrary: () => gen.html,
     prepare: modules.html,
@@ -298,6 +314,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'scan-text',
+    warmup: 'The tags are wrong: the trigger word was mislabeled. タグが間違っています。',
     entry: 'scanText (tag-error-reports.ts) on comments; output must match its schema and its spans',
     arbitrary: () => gen.anyText,
     prepare: () => import('../../src/analysis/text/tag-error-reports.ts'),
@@ -314,6 +331,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'prompt-clean',
+    warmup: '(masterpiece:1.2), 1girl, <lora:x:0.8> BREAK [a|b]',
     entry: 'cleanPrompt (A1111/ComfyUI prompt syntax)',
     arbitrary: () => gen.prompt,
     prepare: () => import('../../src/analysis/text/prompt-clean.ts'),
@@ -325,6 +343,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'clip-text',
+    warmup: 'a photo of a &amp; cat',
     entry: 'clipCleanText, fixText, unescapeHtml (CLIP text cleaning)',
     arbitrary: () => fc.oneof(gen.anyText, gen.prompt, gen.html),
     prepare: () => import('../../src/analysis/clip/text-clean.ts'),
@@ -337,6 +356,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target<string, ClipTokenizer>({
     name: 'clip-tokenizer',
+    warmup: 'a photo of a cat, masterpiece',
     entry: 'CLIP BPE tokenizer: tokenize, windows, encode/decode (vocabulary from ../shared)',
     arbitrary: () => fc.oneof(gen.prompt, gen.anyText),
     async prepare() {
@@ -358,6 +378,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'safetensors',
+    warmup: new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 123, 125]),
     entry: 'parseHeaderFromPrefix (u64 length + JSON header) → trainingFromHeader',
     arbitrary: () => gen.safetensorsBytes,
     prepare: async () => ({
@@ -372,6 +393,11 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'training-tags',
+    warmup: {
+      metadata: { ss_tag_frequency: '{"10_x":{"1girl":3,"solo":3}}' },
+      trainedWordsByVersion: [],
+      targetVersionId: undefined,
+    },
     entry: 'analyzeTrainingTags (kohya ss_tag_frequency / ss_dataset_dirs / ss_datasets, trained words)',
     arbitrary: () =>
       fc.record({
@@ -391,6 +417,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'metrics-csv',
+    warmup: { rows: [{ row_type: 'model' }], extra: ['x'] },
     entry: 'renderMetricsCsv; parsing the CSV back must give the same cells',
     arbitrary: () => gen.csvRows,
     prepare: async () => ({
@@ -439,6 +466,7 @@ export const TARGETS: readonly FuzzTarget[] = [
 
   target({
     name: 'samples-zip',
+    warmup: [],
     entry: 'buildErrorSamplesZip (index.csv + stored images); unzipping must give every image back',
     arbitrary: () => gen.zipImages,
     prepare: async () => ({

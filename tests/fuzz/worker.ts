@@ -45,13 +45,29 @@ async function main(): Promise<void> {
     return;
   }
   const protoKeys = Object.getOwnPropertyNames(Object.prototype).length;
-  port.on('message', async (msg: WorkerRequest) => {
+  const once = async (input: unknown): Promise<{ ms: number; thrown: unknown; threw: boolean }> => {
     const started = performance.now();
+    try {
+      await target.run(input, state);
+      return { ms: performance.now() - started, thrown: undefined, threw: false };
+    } catch (thrown) {
+      return { ms: performance.now() - started, thrown, threw: true };
+    }
+  };
+  // Cold start (module init, regex compilation, JIT) is not the input's fault.
+  if (target.warmup !== undefined) await once(target.warmup);
+  port.on('message', async (msg: WorkerRequest) => {
+    let run = await once(msg.input);
+    // A slow answer is confirmed once, so a scheduler stall on a loaded machine is not a bug.
+    if (run.ms > slowMs) {
+      const again = await once(msg.input);
+      if (again.ms < run.ms) run = again;
+    }
+    const { ms } = run;
     let outcome: CaseResult['outcome'] = 'ok';
     let error: CaseResult['error'];
-    try {
-      await target.run(msg.input, state);
-    } catch (e) {
+    if (run.threw) {
+      const e = run.thrown;
       outcome = classify(e);
       if (outcome !== 'typed' || msg.keepTyped) error = describe(e);
       else
@@ -62,7 +78,6 @@ async function main(): Promise<void> {
           code: (e as { code?: string }).code ?? '',
         };
     }
-    const ms = performance.now() - started;
     // A hostile input must never change Object.prototype (prototype pollution through JSON/superjson).
     if (
       Object.getOwnPropertyNames(Object.prototype).length !== protoKeys ||
