@@ -44,10 +44,17 @@ function unsafeTag(html: string): string | undefined {
     const [tag, name = '', attrs = ''] = m;
     if (/^(script|iframe|object|embed|style|svg|math|template|noscript|textarea|img)$/i.test(name))
       return tag;
-    if (/\son[a-z]+\s*=|(?:href|src)\s*=\s*["']?\s*(?:javascript|data|vbscript):/i.test(attrs)) return tag;
+    // Attribute names and values as a browser tokenises them (text inside a quoted value is not an attribute).
+    for (const a of attrs.matchAll(/([^\s"'=<>`/]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?/g)) {
+      const attr = (a[1] ?? '').toLowerCase();
+      const value = (a[2] ?? '').replace(/^["']|["']$/g, '').replace(/&#0*58;|&colon;/gi, ':');
+      if (attr.startsWith('on')) return tag;
+      if ((attr === 'href' || attr === 'src') && /^\s*(javascript|data|vbscript):/i.test(value)) return tag;
+    }
   }
   return undefined;
 }
+
 /** Markup a Markdown renderer (or Discord) would treat as live HTML: `<tag`, `</`, `<!` not escaped. */
 const LIVE_TAG = /(?<!\\)<[a-zA-Z/!?]/;
 
