@@ -20,7 +20,7 @@ import { runScanText } from './scan-text.ts';
 import { SELECTION_FLAG_KEYS, type SelectionFlags, selectionFromFlags } from './selection.ts';
 import { runTokenize } from './tokenize.ts';
 
-interface RunFlags extends SelectionFlags {
+export interface RunFlags extends SelectionFlags {
   out: string;
   comments: boolean;
   imagesPerVersion: string;
@@ -135,7 +135,8 @@ async function writable(dir: string): Promise<boolean> {
   }
 }
 
-function runOptions(flags: RunFlags) {
+/** Validate the run flags shared by `crawl` and `audit` (a usage CommanderError names the bad flag). */
+export function runOptions(flags: RunFlags) {
   const images = Number(flags.imagesPerVersion);
   const level = Number(flags.maxNsfwLevel);
   if (!Number.isInteger(images) || images < 0 || images > 200) {
