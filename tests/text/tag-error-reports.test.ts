@@ -15,9 +15,12 @@ import { describeFeature } from '../../src/analysis/text/detector/scan.ts';
 import { detectLanguage } from '../../src/analysis/text/language.ts';
 import { normalizeForMatching, originalRange } from '../../src/analysis/text/normalize.ts';
 import {
+  CHUNK_CHARS,
+  chunkBounds,
   SOURCE_WEIGHTS,
   scanSources,
   scanText,
+  scanTextAsync,
   type TextSource,
   textReportColumns,
   versionKey,
@@ -307,5 +310,44 @@ describe('scanSources: model verdict', () => {
     const withBad = scanSources([{ kind: 'tweet', id: 'x', label: 'x', text: 'mislabeled' } as never]);
     assert.equal(withBad.scannedSources, 0);
     assert.equal(scanSources([]).score, 0);
+  });
+});
+
+describe('long texts are scanned in pieces', () => {
+  it('finds a report deep inside a long text, with offsets into the whole text', async () => {
+    const filler = 'Lovely renders and great lighting in every sample. '.repeat(600);
+    const report = REPORTS[0]![1];
+    const text = `${filler}${report} ${filler}`;
+    assert.ok(text.length > 3 * CHUNK_CHARS);
+    const scan = scanText(text);
+    assert.equal(scan.flag, true);
+    const ev = scan.evidence[0]!;
+    assert.equal(text.slice(ev.start, ev.end), ev.span);
+    assert.ok(ev.start >= filler.length - 1, `${ev.start}`);
+    assert.deepEqual(await scanTextAsync(text), scan);
+  });
+
+  it('cuts pieces that cover the text, stay within the limit and never split a surrogate pair', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'grapheme', minLength: 0, maxLength: 40 }),
+        fc.integer({ min: 1, max: 4000 }),
+        (unit, times) => {
+          const text = unit.repeat(times);
+          const pieces = chunkBounds(text);
+          let at = 0;
+          for (const [s, e] of pieces) {
+            assert.equal(s, at);
+            assert.ok(e > s || text.length === 0);
+            assert.ok(e - s <= CHUNK_CHARS);
+            const code = text.charCodeAt(e - 1);
+            assert.ok(e === text.length || !(code >= 0xd800 && code <= 0xdbff));
+            at = e;
+          }
+          assert.equal(at, text.length);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });

@@ -1,6 +1,6 @@
 import type { ModelRecord } from '../civitai/record.ts';
 import { snippetAround } from '../text/snippet.ts';
-import { scanSources, type TextSource, textReportColumns } from '../text/tag-error-reports.ts';
+import { scanSourcesAsync, type TextSource, textReportColumns } from '../text/tag-error-reports.ts';
 import { type Analyzer, emptyOutput, yieldToEventLoop } from './analyzer.ts';
 import { findingKey } from './finding-key.ts';
 
@@ -74,7 +74,7 @@ export function createTextAnalyzer(options: { threshold?: number } = {}): Analyz
         await yieldToEventLoop();
         const sources = textSources(record);
         const textOf = new Map(sources.map((s) => [s.id, s.text]));
-        const verdict = scanSources(sources, {
+        const verdict = await scanSourcesAsync(sources, {
           ...(options.threshold === undefined ? {} : { threshold: options.threshold }),
           versions: record.versions.map((v) => ({ id: v.id, name: v.name })),
           creator: record.creator,

@@ -3,6 +3,7 @@ import { extractFeatures } from './detector/features.ts';
 import { VERSION_RE } from './detector/frames.ts';
 import { defaultDetectorModel } from './detector/model.ts';
 import { scanWithModel } from './detector/scan.ts';
+import { snippetAround } from './snippet.ts';
 
 /**
  * Finds reports of training-tag errors in descriptions, changelogs, comments and reviews, in nine
@@ -28,7 +29,7 @@ export const TextEvidence = z.object({
   /** UTF-16 offsets into the original input, end exclusive. */
   start: z.number().int(),
   end: z.number().int(),
-  /** The original text ±60 characters around the span. */
+  /** The span with up to 60 characters of whole words on each side (… where cut). */
   context: z.string(),
   score: z.number().min(0).max(1),
   /** The strongest feature of that sentence, e.g. `model:tag/trigger + malfunction`. */
@@ -111,14 +112,101 @@ export const SOURCE_WEIGHTS: Record<TextSourceKind, number> = {
 
 const round = (x: number): number => Math.round(x * 10000) / 10000;
 
-/** Scans one text for reports of training-tag errors; never throws (bad options are a zod error: INPUT_INVALID at the caller). */
+/**
+ * Texts longer than this are scored in windows of whole sentences (cut at white space only inside a
+ * longer sentence), and the strongest window decides: the model was trained on comment-sized texts,
+ * and one report sentence in a long description must not be diluted by the rest of it.
+ */
+export const CHUNK_CHARS = 600;
+const LOOK_BACK = CHUNK_CHARS / 2;
+
+/** [start, end) pieces of at most CHUNK_CHARS, cut after a sentence end, else at white space. */
+export function chunkBounds(text: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let start = 0;
+  while (text.length - start > CHUNK_CHARS) {
+    let end = start + CHUNK_CHARS;
+    const window = text.slice(end - LOOK_BACK, end);
+    const sentence = Math.max(
+      window.lastIndexOf('. '),
+      window.lastIndexOf('\n'),
+      window.lastIndexOf('。'),
+      window.lastIndexOf('!'),
+      window.lastIndexOf('?'),
+    );
+    const space = window.search(/\s\S*$/u);
+    const cut = sentence >= 0 ? sentence + 1 : space;
+    if (cut > 0) end = end - LOOK_BACK + cut;
+    // Never split a surrogate pair.
+    const code = text.charCodeAt(end - 1);
+    if (code >= 0xd800 && code <= 0xdbff) end -= 1;
+    out.push([start, end]);
+    start = end;
+  }
+  out.push([start, text.length]);
+  return out;
+}
+
+const CONTEXT_CHARS = 60;
+
+function scanPiece(
+  text: string,
+  start: number,
+  end: number,
+  opts: z.output<typeof TextScanOptions>,
+): TextScan {
+  const piece = start === 0 && end === text.length ? text : text.slice(start, end);
+  const scan = scanWithModel(defaultDetectorModel(), piece, opts.minEvidenceScore);
+  return {
+    flag: scan.score >= opts.threshold,
+    score: scan.score,
+    lang: scan.lang,
+    evidence: scan.evidence.map((ev) => ({
+      ...ev,
+      start: ev.start + start,
+      end: ev.end + start,
+      context: snippetAround(text, ev.start + start, ev.end + start, CONTEXT_CHARS),
+    })),
+  };
+}
+
+/** The pieces' verdict: the strongest piece decides (score, evidence); the language is the first's. */
+function combine(pieces: TextScan[]): TextScan {
+  let best = pieces[0]!;
+  for (const p of pieces) if (p.score > best.score) best = p;
+  return { ...best, lang: pieces[0]!.lang };
+}
+
+const EMPTY_SCAN: TextScan = { flag: false, score: 0, lang: 'und', evidence: [] };
+
+/**
+ * Scans one text for reports of training-tag errors; never throws (bad options are a zod error:
+ * INPUT_INVALID at the caller). Long texts are scanned in pieces of {@link CHUNK_CHARS}.
+ */
 export function scanText(text: string, options?: TextScanOptions): TextScan {
   const opts = TextScanOptions.parse(options ?? {});
-  if (typeof text !== 'string' || text.trim().length === 0) {
-    return { flag: false, score: 0, lang: 'und', evidence: [] };
+  if (typeof text !== 'string' || text.trim().length === 0) return { ...EMPTY_SCAN };
+  return combine(chunkBounds(text).map(([s, e]) => scanPiece(text, s, e, opts)));
+}
+
+/** The async scan gives the event loop a turn at least this often. */
+const YIELD_EVERY_MS = 15;
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** {@link scanText}, yielding to the event loop between pieces (a bot's gateway keeps running). */
+export async function scanTextAsync(text: string, options?: TextScanOptions): Promise<TextScan> {
+  const opts = TextScanOptions.parse(options ?? {});
+  if (typeof text !== 'string' || text.trim().length === 0) return { ...EMPTY_SCAN };
+  const pieces: TextScan[] = [];
+  let since = performance.now();
+  for (const [s, e] of chunkBounds(text)) {
+    if (performance.now() - since > YIELD_EVERY_MS) {
+      await yieldToEventLoop();
+      since = performance.now();
+    }
+    pieces.push(scanPiece(text, s, e, opts));
   }
-  const scan = scanWithModel(defaultDetectorModel(), text, opts.minEvidenceScore);
-  return { flag: scan.score >= opts.threshold, score: scan.score, lang: scan.lang, evidence: scan.evidence };
+  return combine(pieces);
 }
 
 /** A version name reduced for matching mentions: "V2.0" → "2", "version 3.1" → "3.1". */
@@ -155,9 +243,41 @@ function mentionedVersion(text: string, versions: readonly VersionInfo[]): numbe
  * report about a version that an author text of a later version calls fixed counts against that
  * version, not the latest one, and is left out of the score (but kept as evidence with `fixedIn`).
  */
-export function scanSources(
+export interface ScanSourcesOptions {
+  threshold?: number;
+  versions?: readonly VersionInfo[];
+  creator?: string | null;
+}
+
+export function scanSources(sources: TextSource[], options?: ScanSourcesOptions): ModelTextVerdict {
+  const scans = new Map<TextSource, TextScan>();
+  for (const raw of sources) {
+    const parsed = TextSource.safeParse(raw);
+    if (parsed.success) scans.set(raw, scanText(parsed.data.text));
+  }
+  return aggregateSources(sources, scans, options);
+}
+
+/** {@link scanSources}, yielding to the event loop between texts and pieces of long texts. */
+export async function scanSourcesAsync(
   sources: TextSource[],
-  options?: { threshold?: number; versions?: readonly VersionInfo[]; creator?: string | null },
+  options?: ScanSourcesOptions,
+): Promise<ModelTextVerdict> {
+  const scans = new Map<TextSource, TextScan>();
+  for (const raw of sources) {
+    const parsed = TextSource.safeParse(raw);
+    if (parsed.success) {
+      await yieldToEventLoop();
+      scans.set(raw, await scanTextAsync(parsed.data.text));
+    }
+  }
+  return aggregateSources(sources, scans, options);
+}
+
+function aggregateSources(
+  sources: TextSource[],
+  scans: ReadonlyMap<TextSource, TextScan>,
+  options?: ScanSourcesOptions,
 ): ModelTextVerdict {
   const threshold = z
     .number()
@@ -174,7 +294,7 @@ export function scanSources(
     const parsed = TextSource.safeParse(raw);
     if (!parsed.success) continue;
     const source = parsed.data;
-    const scan = scanText(source.text);
+    const scan = scans.get(raw) ?? scanText(source.text);
     const versionId = mentionedVersion(source.text, versions) ?? source.versionId ?? null;
     scanned.push({ source, scan, versionId });
   }

@@ -48,13 +48,21 @@ export interface TextFeatures {
    * Character 2–4-grams and words as numeric keys ({@link gramKey}), one entry per occurrence,
    * with the normalised offset and length; each counts 1/√(number of occurrences).
    */
-  grams: { keys: number[]; pos: number[]; len: number[] };
+  grams: { keys: Int32Array; pos: Int32Array; len: Uint16Array; kinds: Uint8Array };
   gramScale: number;
 }
 
-/** 2³²: the n-gram kind (2, 3, 4 characters; 5 for a word) sits above a 32-bit FNV-1a hash. */
-const KIND_STRIDE = 4_294_967_296;
+/** n-gram kinds: 2, 3, 4 characters; 5 for a word. */
 const WORD_KIND = 5;
+
+/**
+ * A gram's key: its 32-bit FNV-1a hash mixed with its kind, folded to 30 bits so V8 keeps it a small
+ * integer (fast Map keys). Colliding grams share a weight; at tens of thousands of weights that
+ * touches a handful of them, by a small amount.
+ */
+function keyOf(kind: number, hash: number): number {
+  return (Math.imul(hash ^ Math.imul(kind, 0x9e3779b1), 0x85ebca6b) >>> 2) | 0;
+}
 
 function fnv(text: string, start: number, end: number): number {
   let h = 0x811c9dc5;
@@ -67,9 +75,9 @@ function fnv(text: string, start: number, end: number): number {
 
 /** The numeric key of a feature name `c:<2–4 chars>` or `w:<word>` (undefined for other names). */
 export function gramKey(name: string): number | undefined {
-  if (name.startsWith('w:')) return WORD_KIND * KIND_STRIDE + fnv(name, 2, name.length);
+  if (name.startsWith('w:')) return keyOf(WORD_KIND, fnv(name, 2, name.length));
   if (name.startsWith('c:') && name.length >= 4 && name.length <= 6) {
-    return (name.length - 2) * KIND_STRIDE + fnv(name, 2, name.length);
+    return keyOf(name.length - 2, fnv(name, 2, name.length));
   }
   return undefined;
 }
@@ -78,8 +86,7 @@ export function gramKey(name: string): number | undefined {
 export function gramName(features: TextFeatures, index: number): string {
   const pos = features.grams.pos[index]!;
   const len = features.grams.len[index]!;
-  const key = features.grams.keys[index]!;
-  const kind = Math.floor(key / KIND_STRIDE);
+  const kind = features.grams.kinds[index]!;
   let text = '';
   for (let i = pos; i < pos + len; i++) {
     const c = features.norm.text.charCodeAt(i);
@@ -125,6 +132,7 @@ export function sentenceIndexAt(sentences: readonly Sentence[], pos: number): nu
   return Math.max(0, Math.min(sentences.length - 1, lo));
 }
 
+const LANGUAGE_PREFIX = 4000;
 const CJK_RE = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
 const WORD_RE = /[\p{L}\p{N}_]+/gu;
 
@@ -138,7 +146,8 @@ function isSpace(code: number): boolean {
 export function extractFeatures(text: string): TextFeatures {
   const norm = normalizeForMatching(text);
   const t = norm.text;
-  const lang = detectLanguage(t);
+  // The language of a long text is read from its start: enough words, and linear time.
+  const lang = detectLanguage(t.length > LANGUAGE_PREFIX ? t.slice(0, LANGUAGE_PREFIX) : t);
   const sentences = splitSentences(t);
   const named = new Map<string, number>();
   const add = (name: string, pos: number): void => {
@@ -186,42 +195,68 @@ export function extractFeatures(text: string): TextFeatures {
   if (sentences.some((s) => s.question)) add('x:question', 0);
 
   // Character n-grams over the text with runs of white space read as one space: the folded text
-  // is kept as the list of its characters' offsets, and each gram is hashed in place.
-  const keys: number[] = [];
-  const gramPos: number[] = [];
-  const gramLen: number[] = [];
-  const at: number[] = [];
+  // is kept as its code units and their offsets, and each gram is hashed in place.
+  const codes = new Uint16Array(t.length);
+  const at = new Int32Array(t.length);
+  let m = 0;
   let lastSpace = true;
   for (let i = 0; i < t.length; i++) {
-    const space = isSpace(t.charCodeAt(i));
+    const c = t.charCodeAt(i);
+    const space = isSpace(c);
     if (space && lastSpace) continue;
-    at.push(i);
+    codes[m] = space ? 32 : c;
+    at[m] = i;
+    m++;
     lastSpace = space;
   }
-  const codeAt = (k: number): number => (isSpace(t.charCodeAt(at[k]!)) ? 32 : t.charCodeAt(at[k]!));
-  for (let k = 0; k < at.length; k++) {
+  let words = 0;
+  WORD_RE.lastIndex = 0;
+  const wordMatches: Array<[number, number]> = [];
+  for (const w of t.matchAll(WORD_RE)) {
+    if (CJK_RE.test(w[0])) continue;
+    wordMatches.push([w.index ?? 0, w[0].length]);
+    words++;
+  }
+  const capacity = 3 * m + words;
+  const keys = new Int32Array(capacity);
+  const gramPos = new Int32Array(capacity);
+  const gramLen = new Uint16Array(capacity);
+  const kinds = new Uint8Array(capacity);
+  let g = 0;
+  for (let k = 0; k < m; k++) {
     let h = 0x811c9dc5;
-    for (let n = 1; n <= 4 && k + n <= at.length; n++) {
-      h ^= codeAt(k + n - 1);
-      h = Math.imul(h, 0x01000193) >>> 0;
+    const start = at[k]!;
+    for (let n = 1; n <= 4 && k + n <= m; n++) {
+      h = Math.imul(h ^ codes[k + n - 1]!, 0x01000193) >>> 0;
       if (n < 2) continue;
-      // Grams are named by the normalised text they cover; spaces inside are single spaces.
-      const end = at[k + n - 1]! + 1;
-      if (end - at[k]! !== n) continue; // a folded run of spaces: skip (rare)
-      keys.push(n * KIND_STRIDE + h);
-      gramPos.push(at[k]!);
-      gramLen.push(n);
+      // Grams are named by the normalised text they cover; skip the rare one spanning folded spaces.
+      if (at[k + n - 1]! + 1 - start !== n) continue;
+      keys[g] = keyOf(n, h);
+      gramPos[g] = start;
+      gramLen[g] = n;
+      kinds[g] = n;
+      g++;
     }
   }
-  WORD_RE.lastIndex = 0;
-  for (const m of t.matchAll(WORD_RE)) {
-    const w = m[0];
-    if (CJK_RE.test(w)) continue;
-    const start = m.index ?? 0;
-    keys.push(WORD_KIND * KIND_STRIDE + fnv(t, start, start + w.length));
-    gramPos.push(start);
-    gramLen.push(w.length);
+  for (const [start, length] of wordMatches) {
+    keys[g] = keyOf(WORD_KIND, fnv(t, start, start + length));
+    gramPos[g] = start;
+    gramLen[g] = Math.min(length, 65_535);
+    kinds[g] = WORD_KIND;
+    g++;
   }
-  const gramScale = keys.length === 0 ? 0 : 1 / Math.sqrt(keys.length);
-  return { norm, lang, sentences, named, grams: { keys, pos: gramPos, len: gramLen }, gramScale };
+  const gramScale = g === 0 ? 0 : 1 / Math.sqrt(g);
+  return {
+    norm,
+    lang,
+    sentences,
+    named,
+    grams: {
+      keys: keys.subarray(0, g),
+      pos: gramPos.subarray(0, g),
+      len: gramLen.subarray(0, g),
+      kinds: kinds.subarray(0, g),
+    },
+    gramScale,
+  };
 }

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../../errors.ts';
-import { extractFeatures, gramKey, gramName, sentenceIndexAt, type TextFeatures } from './features.ts';
+import { extractFeatures, gramKey, gramName, type TextFeatures } from './features.ts';
 
 export const DetectorModelFile = z.object({
   schemaVersion: z.literal(1),
@@ -57,44 +57,68 @@ export interface DetectorScore {
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
-/** Scores one text with `model`; explains it by its strongest sentence. */
+/** Normalised characters at the end of the best sentence whose n-grams name the explanation. */
+const EXPLAIN_WINDOW = 240;
+
+/**
+ * Scores one text with `model`; explains it by its strongest sentence. Linear in the text: the
+ * per-sentence sums walk the n-grams in position order, and feature names are built only for the
+ * last {@link EXPLAIN_WINDOW} characters of the best sentence.
+ */
 export function scoreWithModel(model: DetectorModel, text: string, explain = true): DetectorScore {
   const features = extractFeatures(text);
   let z = model.file.bias;
   for (const name of features.named.keys()) z += model.named.get(name) ?? 0;
   const { keys, pos } = features.grams;
   const scale = features.gramScale;
-  for (let i = 0; i < keys.length; i++) z += (model.grams.get(keys[i]!) ?? 0) * scale;
+  const weights = new Float64Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const w = model.grams.get(keys[i]!) ?? 0;
+    weights[i] = w;
+    z += w * scale;
+  }
   const score = sigmoid(model.file.platt.a * z + model.file.platt.c);
   if (!explain) return { score, logit: z, features, bestSentence: -1, explanation: [] };
 
-  const nS = Math.max(1, features.sentences.length);
+  const { sentences } = features;
+  const nS = Math.max(1, sentences.length);
   const positive = new Float64Array(nS);
-  const perSentence: Map<string, number>[] = Array.from({ length: nS }, () => new Map());
-  const note = (si: number, name: string, v: number): void => {
-    if (v > 0) positive[si]! += v;
-    const m = perSentence[si]!;
-    m.set(name, (m.get(name) ?? 0) + v);
-  };
   for (const [name, si] of features.named) {
-    const w = model.named.get(name);
-    if (w !== undefined && w !== 0 && !name.startsWith('lang:')) note(Math.min(si, nS - 1), name, w);
+    const w = model.named.get(name) ?? 0;
+    if (w > 0 && !name.startsWith('lang:')) positive[Math.min(si, nS - 1)]! += w;
   }
+  // Grams come in two runs (characters, then words), each ordered by position: one pointer each.
+  let si = 0;
+  let last = -1;
   for (let i = 0; i < keys.length; i++) {
-    const w = model.grams.get(keys[i]!);
-    if (w === undefined || w === 0) continue;
-    const si = features.sentences.length === 0 ? 0 : sentenceIndexAt(features.sentences, pos[i]!);
-    note(si, gramName(features, i), w * scale);
+    const p = pos[i]!;
+    if (p < last) si = 0;
+    last = p;
+    while (si < sentences.length - 1 && p >= sentences[si]!.end) si++;
+    if (weights[i]! > 0) positive[si]! += weights[i]! * scale;
   }
   let best = -1;
-  for (let si = 0; si < nS; si++)
-    if (positive[si]! > 0 && (best < 0 || positive[si]! > positive[best]!)) best = si;
-  const explanation =
-    best < 0
-      ? []
-      : [...perSentence[best]!]
-          .map(([feature, value]) => ({ feature, value }))
-          .sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+  for (let k = 0; k < nS; k++) if (positive[k]! > 0 && (best < 0 || positive[k]! > positive[best]!)) best = k;
+  if (best < 0) return { score, logit: z, features, bestSentence: -1, explanation: [] };
+
+  const contributions = new Map<string, number>();
+  for (const [name, s] of features.named) {
+    const w = model.named.get(name);
+    if (w !== undefined && w !== 0 && Math.min(s, nS - 1) === best && !name.startsWith('lang:')) {
+      contributions.set(name, w);
+    }
+  }
+  const sentence = sentences[best] ?? { start: 0, end: features.norm.text.length };
+  const from = Math.max(sentence.start, sentence.end - EXPLAIN_WINDOW);
+  for (let i = 0; i < keys.length; i++) {
+    const p = pos[i]!;
+    if (p < from || p >= sentence.end || weights[i] === 0) continue;
+    const name = gramName(features, i);
+    contributions.set(name, (contributions.get(name) ?? 0) + weights[i]! * scale);
+  }
+  const explanation = [...contributions]
+    .map(([feature, value]) => ({ feature, value }))
+    .sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
   return { score, logit: z, features, bestSentence: best, explanation };
 }
 
