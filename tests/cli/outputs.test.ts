@@ -16,8 +16,9 @@ import { runCliCaptured } from '../support/run-cli.ts';
 // The demo catalogue is written for loralens (tests/fixtures/demo): no ../shared needed.
 const LONG_REPORT_MODEL = 910002;
 const filler = (word: string, n: number): string => Array.from({ length: n }, () => word).join(' ');
-// The ±60-character window around the report falls inside "alphabet" and "omegaxyz" words.
-const LONG_COMMENT = `${filler('alphabet', 12)} the trigger word is wrong ${filler('omegaxyz', 12)}`;
+// The evidence sentence is cut to a bounded window, and its context falls inside "alphabet" and
+// "omegaxyz" words: both cuts must land on word boundaries.
+const LONG_COMMENT = `${filler('alphabet', 40)} the trigger word is wrong ${filler('omegaxyz', 40)}`;
 
 let replay: CivitaiReplay;
 const emptyModels = mkdtempSync(join(tmpdir(), 'loralens-nomodels-'));
@@ -216,7 +217,7 @@ describe('evidence is cut at word boundaries', () => {
     const audit = JSON.parse(readFileSync(join(out, 'audit.json'), 'utf8'));
     const finding = audit.models[0].findings.find((f: { source?: string }) => f.source === 'comment 990001');
     assert.ok(finding, 'the long comment is a finding');
-    assert.match(finding.evidence, /^…(alphabet )+the trigger word is wrong( omegaxyz)+…$/);
+    assert.match(finding.evidence, /^…?(alphabet )+the trigger word is wrong( omegaxyz)+…$/);
     const words = finding.evidence.replace(/…/g, '').split(' ');
     for (const w of words) assert.ok(LONG_COMMENT.split(' ').includes(w), `"${w}" is a whole word`);
     // The CLI prints at most 160 characters of it, still on a word boundary.

@@ -112,7 +112,8 @@ export function createTextAnalyzer(options: { threshold?: number } = {}): Analyz
               : textReportColumns(verdict)),
             text_sources_scanned: verdict.scannedSources,
           },
-          ...(sources.length === 0 ? {} : { note: verdict.summary }),
+          // The verdict line names reporters and fixed versions when there is something to say.
+          ...(verdict.flag || verdict.fixedReports > 0 ? { note: verdict.summary } : {}),
           evidence: {
             ...verdict,
             commentsStatus: record.comments.status,
