@@ -73,7 +73,7 @@ function addClipOptions(cmd: Command): Command {
 }
 
 /** The selection flags the user actually gave (commander fills defaults in, e.g. `--nsfw` false). */
-function givenSelectionFlags(cmd: Command, flags: RunFlags): SelectionFlags {
+export function givenSelectionFlags(cmd: Command, flags: RunFlags): SelectionFlags {
   const given: SelectionFlags = {};
   for (const key of SELECTION_FLAG_KEYS) {
     const source = cmd.getOptionValueSource(key);

@@ -97,9 +97,22 @@ export function selectionFromFlags(flags: SelectionFlags): AuditSelection {
       );
     }
   }
-  if (flags.model !== undefined) return { kind: 'model', ref: flags.model };
-  if (flags.hash !== undefined) return { kind: 'hash', hash: flags.hash };
-  if (flags.file !== undefined) return { kind: 'file', path: flags.file };
+  // `--model ""` or `--hash=` is given but says nothing: name the flag, not the schema field.
+  if (flags.model !== undefined) {
+    if (flags.model.trim() === '')
+      throw new UserInputError('--model needs a model id or a Civitai model URL, not an empty value.');
+    return { kind: 'model', ref: flags.model };
+  }
+  if (flags.hash !== undefined) {
+    if (flags.hash.trim() === '')
+      throw new UserInputError('--hash needs a file hash (SHA256 or AutoV2), not an empty value.');
+    return { kind: 'hash', hash: flags.hash };
+  }
+  if (flags.file !== undefined) {
+    if (flags.file === '')
+      throw new UserInputError('--file needs the path of a .safetensors file, not an empty value.');
+    return { kind: 'file', path: flags.file };
+  }
 
   const topText = String(flags.top).trim();
   if (!/^-?\d+$/.test(topText)) throw new UserInputError(`--top must be a whole number, not "${flags.top}".`);

@@ -22,7 +22,8 @@ import type { Command, CommandContext, CommandDeps } from './types.ts';
 
 const TypesChoice = z.enum(['all', ...AuditModelType.options]);
 
-const ModelOptions = z.object({ model: z.string().trim().min(1).max(300) });
+// No min(1): a blank model gets the model sentence (input.badModelRef) from looksLikeModelRef.
+const ModelOptions = z.object({ model: z.string().trim().max(300) });
 const TopOptions = z.object({
   n: z.number().int().min(1).max(200),
   period: MetricPeriod.default('AllTime'),

@@ -21,7 +21,8 @@ const SubscribeOptions = z.object({
   hour: z.number().int().min(0).max(23).default(9),
   n: z.number().int().min(1).max(200).default(20),
   types: z.enum(['all', 'LORA', 'LoCon', 'DoRA']).default('all'),
-  timezone: z.string().trim().min(1).max(64).default('UTC'),
+  // No min(1): a blank time zone gets the time-zone sentence (sub.badTimezone) below.
+  timezone: z.string().trim().max(64).default('UTC'),
 });
 
 const TEXT_CHANNELS: readonly number[] = [ChannelType.GuildText, ChannelType.GuildAnnouncement];

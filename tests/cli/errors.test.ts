@@ -230,6 +230,28 @@ describe('crawl and audit options', () => {
   });
 });
 
+describe("an empty selector value: exit 2, the flag's own sentence, no request", () => {
+  const cases: Array<[string[], string]> = [
+    [['--model', ''], '--model needs a model id or a Civitai model URL, not an empty value.'],
+    [['--model', '   '], '--model needs a model id or a Civitai model URL, not an empty value.'],
+    [['--model='], '--model needs a model id or a Civitai model URL, not an empty value.'],
+    [['--hash='], '--hash needs a file hash (SHA256 or AutoV2), not an empty value.'],
+    [['--hash', ''], '--hash needs a file hash (SHA256 or AutoV2), not an empty value.'],
+    [['--file', ''], '--file needs the path of a .safetensors file, not an empty value.'],
+  ];
+  for (const command of ['crawl', 'audit']) {
+    for (const [args, sentence] of cases) {
+      test(`${command} ${args.map((a) => JSON.stringify(a)).join(' ')}`, async () => {
+        const before = replay.requests.length;
+        const r = await runCliCaptured([command, ...args, '--out', tmp()], env());
+        assert.equal(r.code, 2, r.stderr);
+        assertOneSentence(r.stderr, sentence);
+        assert.equal(replay.requests.length, before);
+      });
+    }
+  }
+});
+
 test('scan-text into a reader that closes after the first line exits quietly with code 0 (like ripgrep)', async () => {
   const file = join(tmp(), 'big.jsonl');
   const line = `${JSON.stringify({ id: 1, text: 'The trigger word is wrong, the captions say vsk94.' })}\n`;

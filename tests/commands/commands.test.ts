@@ -196,6 +196,41 @@ describe('dispatcher guards and error boundary (port level, no discord.js)', () 
     assert.equal((d.service as FakeAuditService).calls.length, 0);
   });
 
+  test("an empty or blank /audit model gets the model sentence in the user's language, not a schema message", async () => {
+    for (const [model, locale, sentence] of [
+      ['', 'en-US', en['input.badModelRef']],
+      ['   ', 'en-US', en['input.badModelRef']],
+      ['', 'ja', ja['input.badModelRef']],
+    ] as const) {
+      const d = deps();
+      const ctx = new FakeContext({ commandName: 'audit', subcommand: 'model', options: { model }, locale });
+      await createDispatcher(commands, d).handleCommand(ctx);
+      assert.equal(ctx.soleReply().message?.content, sentence, JSON.stringify(model));
+      assert.equal(ctx.soleReply().message?.ephemeral, true);
+      assert.equal((d.service as FakeAuditService).calls.length, 0);
+    }
+  });
+
+  test('an empty /subscribe timezone gets the time-zone sentence and nothing is saved', async () => {
+    for (const timezone of ['', '  ']) {
+      const d = deps();
+      const ctx = new FakeContext({
+        commandName: 'subscribe',
+        options: { channel: CHANNEL, timezone },
+        resolvedChannels: { [CHANNEL]: { id: CHANNEL, type: 0, guildId: GUILD } },
+        memberPermissions: PermissionFlagsBits.ManageChannels,
+      });
+      await createDispatcher(commands, d).handleCommand(ctx);
+      assert.equal(
+        ctx.soleReply().message?.content,
+        en['sub.badTimezone'].replace('{timezone}', ''),
+        JSON.stringify(timezone),
+      );
+      assert.equal(await d.subscriptions.get(CHANNEL), undefined);
+      assert.equal(d.changes, 0);
+    }
+  });
+
   test('a throwing command is caught: internal errors get a reference, the dispatcher never rejects', async () => {
     const d = deps();
     d.subscriptions.listGuild = async () => {

@@ -4,9 +4,10 @@ import type { z } from 'zod';
 import type { Model, ModelsPage } from '../../src/analysis/civitai/schemas.ts';
 import type { ClipTokenizer } from '../../src/analysis/clip/tokenizer.ts';
 import type { analyzeTrainingTags } from '../../src/analysis/training/tag-analysis.ts';
-import type { AuditRunner, JobRequest } from '../../src/bot/audit-runner.ts';
+import type { AuditRunner } from '../../src/bot/audit-runner.ts';
 import type { SampleImage } from '../../src/bot/report/attachments.ts';
 import type { RunFlags } from '../../src/cli/main.ts';
+import type { JobRequest } from '../../src/commands/ports.ts';
 import type { CommandDeps, OptionValue } from '../../src/commands/types.ts';
 import * as gen from './generators.ts';
 
@@ -74,6 +75,7 @@ const modules = {
     return {
       buildProgram: main.buildProgram,
       runOptions: main.runOptions,
+      givenSelectionFlags: main.givenSelectionFlags,
       selectionFromFlags: selection.selectionFromFlags,
       AuditSelection: types.AuditSelection,
       parseModelRef: crawl.parseModelRef,
@@ -97,8 +99,9 @@ export const TARGETS: readonly FuzzTarget[] = [
       for (const name of ['audit', 'crawl']) {
         program.commands
           .find((c) => c.name() === name)
-          ?.action((flags: RunFlags) => {
-            const selection = m.selectionFromFlags(flags);
+          ?.action((flags: RunFlags, cmd: Parameters<typeof m.givenSelectionFlags>[0]) => {
+            // As the CLI does: only the flags the user gave, not commander's defaults (`--nsfw` false).
+            const selection = m.selectionFromFlags(m.givenSelectionFlags(cmd, flags));
             check(
               m.AuditSelection.safeParse(selection).success,
               'selectionFromFlags returned an invalid selection',
@@ -147,10 +150,11 @@ export const TARGETS: readonly FuzzTarget[] = [
       const submitted: JobRequest[] = [];
       // Only the option parsing is under test: the runner records what reached it.
       const runner = {
+        busy: () => null,
         async submit(request: JobRequest) {
           submitted.push(request);
           if (submitted.length > 100) submitted.shift();
-          return { key: 'fuzz', position: 0, shared: false };
+          return { accepted: true, key: 'fuzz', position: 0, shared: false };
         },
       } as unknown as AuditRunner;
       const deps = {
@@ -163,6 +167,7 @@ export const TARGETS: readonly FuzzTarget[] = [
           channelInfo: async (id: string) => ({ id, nsfw: false, guildId: '500000000000000001' }),
         },
         scheduler: { changed: () => {} },
+        deliver: () => ({ deliver: async () => {}, fail: async () => {} }),
         clock: new clockMod.ManualClock(Date.UTC(2026, 2, 2, 10)),
         logger: ports.silentLogger,
         report: { feedbackEmoji: '❌', feedbackItems: 5, progressIntervalMs: 2000 },

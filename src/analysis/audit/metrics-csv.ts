@@ -70,7 +70,8 @@ export function renderMetricsCsv(rows: readonly CsvRow[], extraColumns: readonly
   for (const row of rows) for (const c of Object.keys(row)) add(c);
   const records = rows.map((row) =>
     columns.map((c) => {
-      const v = row[c];
+      // Own cells only: a column named `valueOf` or `__proto__` must not read Object.prototype.
+      const v = Object.hasOwn(row, c) ? row[c] : undefined;
       if (v === null || v === undefined) return '';
       if (typeof v === 'boolean') return v ? 'true' : 'false';
       // Text cells that a spreadsheet would run as a formula get a leading apostrophe.
