@@ -1,4 +1,4 @@
-import { convert } from 'html-to-text';
+import { compile } from 'html-to-text';
 import sanitizeHtml from 'sanitize-html';
 import TurndownService from 'turndown';
 
@@ -109,17 +109,20 @@ function stripTags(html: string): string {
     .trim();
 }
 
+/** html-to-text compiled once: compiling its options on every call cost more than converting. */
+const htmlToTextCompiled = compile({
+  wordwrap: false,
+  selectors: [
+    { selector: 'a', options: { ignoreHref: true } },
+    { selector: 'img', format: 'skip' },
+    { selector: 'h1', options: { uppercase: false } },
+    { selector: 'h2', options: { uppercase: false } },
+    { selector: 'h3', options: { uppercase: false } },
+  ],
+});
+
 function toPlain(safeHtml: string): string {
-  return convert(safeHtml, {
-    wordwrap: false,
-    selectors: [
-      { selector: 'a', options: { ignoreHref: true } },
-      { selector: 'img', format: 'skip' },
-      { selector: 'h1', options: { uppercase: false } },
-      { selector: 'h2', options: { uppercase: false } },
-      { selector: 'h3', options: { uppercase: false } },
-    ],
-  })
+  return htmlToTextCompiled(safeHtml)
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }
