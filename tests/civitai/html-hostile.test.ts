@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  convertHtmlAsync,
   convertToMarkdown,
   convertToPlainText,
   HTML_LIMITS,
@@ -93,5 +94,21 @@ describe('entity-encoded markup stays text', () => {
   test('a literal backslash before an encoded < does not unescape it', () => {
     const md = htmlToMarkdown('<p>\\&lt;script&gt;</p>');
     assert.doesNotMatch(md, liveAngle, md);
+  });
+});
+
+describe('convertHtmlAsync', () => {
+  test('gives the same text and Markdown as the two synchronous converters, notes included', async () => {
+    const inputs = [
+      '<p>Trigger: <b>mika</b> &lt;script&gt;</p>',
+      `${'<div>'.repeat(3000)}deep${'</div>'.repeat(3000)}`,
+      '<p>x</p>'.repeat(20_000),
+      '',
+    ];
+    for (const html of inputs) {
+      const both = await convertHtmlAsync(html);
+      assert.deepEqual(both.text, convertToPlainText(html));
+      assert.equal(both.markdown, convertToMarkdown(html).value);
+    }
   });
 });

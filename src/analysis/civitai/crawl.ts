@@ -5,7 +5,7 @@ import type { Clock, Logger, ProgressListener } from '../ports.ts';
 import { silentLogger, systemClock } from '../ports.ts';
 import type { CivitaiClient } from './client.ts';
 import { throwIfAborted } from './errors.ts';
-import { type ConvertedText, convertToMarkdown, convertToPlainText, HTML_LIMITS } from './html.ts';
+import { type ConvertedText, convertHtmlAsync, convertToPlainText, HTML_LIMITS } from './html.ts';
 import type {
   ModelRecord,
   SampleImage,
@@ -415,6 +415,7 @@ export async function crawlModel(
     if (options.remoteHeaders !== false && (index < options.headerVersions || isTarget)) {
       training = await versionTraining(client, files, signal, logger);
     }
+    const changelog = await convertHtmlAsync(v.description, LONG_TEXT);
     records.push({
       id: v.id,
       name: v.name,
@@ -424,8 +425,8 @@ export async function crawlModel(
       updatedAt: v.updatedAt ?? null,
       trainedWords: v.trainedWords ?? [],
       triggerWords: normalizeTrainedWords(v.trainedWords ?? []),
-      changelogText: notes.take(`changelog of version ${v.id}`, convertToPlainText(v.description, LONG_TEXT)),
-      changelogMarkdown: convertToMarkdown(v.description, LONG_TEXT).value,
+      changelogText: notes.take(`changelog of version ${v.id}`, changelog.text),
+      changelogMarkdown: changelog.markdown,
       downloadUrl: v.downloadUrl ?? null,
       files,
       images,
@@ -438,6 +439,7 @@ export async function crawlModel(
     ? await modelTexts(client, model.id, options.maxTextItems, signal, logger, notes)
     : { status: 'skipped' as const, reason: 'comments were not requested', items: [] };
   throwIfAborted(signal);
+  const description = await convertHtmlAsync(model.description, LONG_TEXT);
   const s = model.stats ?? {};
   return {
     id: model.id,
@@ -459,8 +461,8 @@ export async function crawlModel(
     },
     publishedAt: modelPublishedAt(model),
     updatedAt: modelUpdatedAt(model),
-    descriptionText: notes.take('description', convertToPlainText(model.description, LONG_TEXT)),
-    descriptionMarkdown: convertToMarkdown(model.description, LONG_TEXT).value,
+    descriptionText: notes.take('description', description.text),
+    descriptionMarkdown: description.markdown,
     versions: records,
     targetVersionId:
       options.targetVersionId !== undefined && records.some((r) => r.id === options.targetVersionId)

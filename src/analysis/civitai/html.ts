@@ -195,19 +195,59 @@ export function convertToMarkdown(
   if (!html) return { value: '', notes: [] };
   const safe = boundedSanitize(html, limits);
   try {
-    return {
-      value: turndown
-        .turndown(safe.html)
-        .replace(/\n{3,}/g, '\n\n')
-        .trim(),
-      notes: safe.notes,
-    };
+    return { value: markdownOf(safe), notes: safe.notes };
   } catch {
     return {
-      value: escapeTagOpeners(escapeMarkdownText(decodeEntities(stripTags(safe.html)))),
+      value: markdownFallback(safe),
       notes: [...safe.notes, 'could not be converted to Markdown; its tags were stripped'],
     };
   }
+}
+
+/** Markdown of sanitised HTML (throws when the converter fails). */
+function markdownOf(safe: Sanitized): string {
+  return turndown
+    .turndown(safe.html)
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+/** What a text becomes when the Markdown converter fails: its tags stripped, escaped. */
+function markdownFallback(safe: Sanitized): string {
+  return escapeTagOpeners(escapeMarkdownText(decodeEntities(stripTags(safe.html))));
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Plain text and Markdown of one Civitai HTML text, sanitised once, with a turn of the event loop
+ * between the steps: a long or deeply nested description then never blocks a bot's gateway for the
+ * sum of the three. Same results as {@link convertToPlainText} and {@link convertToMarkdown}.
+ */
+export async function convertHtmlAsync(
+  html: string | null | undefined,
+  limits: ConvertLimits = { maxChars: HTML_LIMITS.longTextChars },
+): Promise<{ text: ConvertedText; markdown: string }> {
+  if (!html) return { text: { value: '', notes: [] }, markdown: '' };
+  const safe = boundedSanitize(html, limits);
+  await yieldToEventLoop();
+  let text: ConvertedText;
+  try {
+    text = { value: toPlain(safe.html), notes: safe.notes };
+  } catch {
+    text = {
+      value: decodeEntities(stripTags(safe.html)),
+      notes: [...safe.notes, 'could not be converted; its tags were stripped'],
+    };
+  }
+  await yieldToEventLoop();
+  let markdown: string;
+  try {
+    markdown = markdownOf(safe);
+  } catch {
+    markdown = markdownFallback(safe);
+  }
+  return { text, markdown };
 }
 
 /** Safe Markdown (links kept, no raw HTML) for reports and Discord embeds. */
