@@ -95,6 +95,33 @@ describe('CLIP tokenizer behaviour', () => {
     for (const w of windows) assert.equal(w.ids.length, 77);
   });
 
+  test('a 200 KB prompt is encoded only as far as the kept ids need, with the same ids', () => {
+    const text = Array.from({ length: 30_000 }, (_, i) => `word${i % 997}${i % 7 === 6 ? '\n' : ' '}`).join(
+      '',
+    );
+    const bpe = tok.encode(text);
+    const t = tok.tokenize(text);
+    assert.equal(t.capped, true);
+    assert.equal(t.truncated, true);
+    assert.equal(t.nTokens, 602, 'counted up to the 600 ids read');
+    assert.deepEqual(t.ids, [49406, ...bpe.slice(0, 75), 49407]);
+    const windows = tok.windows(text);
+    assert.equal(windows.length, 8);
+    assert.deepEqual(
+      windows.flatMap((w) => w.ids.slice(1, 76)),
+      bpe.slice(0, 600),
+    );
+    const prefix = tok.encodePrefix(text, 1000);
+    assert.equal(prefix.complete, false);
+    assert.deepEqual(prefix.ids, bpe.slice(0, 1000));
+  });
+
+  test('a short prompt is read whole: encodePrefix is encode, tokenize is not capped', () => {
+    const text = 'cat '.repeat(200);
+    assert.deepEqual(tok.encodePrefix(text, 1000), { ids: tok.encode(text), complete: true });
+    assert.equal(tok.tokenize(text).capped, false);
+  });
+
   test('an empty prompt has one window with start and end tokens only', () => {
     const windows = tok.windows('');
     assert.equal(windows.length, 1);
