@@ -35,7 +35,9 @@ async function openTokenizer(vocabPath: string | undefined, bundled: string): Pr
  * `loralens tokenize`: JSON lines `{"text": …}` on `input`, one JSON line
  * `{"ids": [77 ints], "n_tokens": int, "truncated": bool}` per input line on `output`, ids exactly as
  * CLIP's `tokenize(text, context_length=77, truncate=True)`; the prompt cleaner is not applied.
- * `n_tokens` counts the untruncated sequence including the start and end tokens. A malformed line gets
+ * `n_tokens` counts the untruncated sequence including the start and end tokens, up to 602 (600 BPE ids);
+ * a longer text is encoded only that far and its line also has `"n_tokens_capped": true` (`n_tokens` is
+ * then a lower bound). A malformed line gets
  * `{"error": …}` in its place and, after all lines, INPUT_INVALID is thrown (exit 2). The vocabulary is
  * the shipped one unless `vocabPath` is given; MODEL_MISSING / MODEL_INVALID (user fault, exit 2) name the
  * check that failed and the path read.
@@ -69,7 +71,12 @@ export async function runTokenize(
       continue;
     }
     const t = tokenizer.tokenize(parsed.text);
-    await write({ ids: t.ids, n_tokens: t.nTokens, truncated: t.truncated });
+    await write({
+      ids: t.ids,
+      n_tokens: t.nTokens,
+      truncated: t.truncated,
+      ...(t.capped ? { n_tokens_capped: true } : {}),
+    });
   }
   if (bad.length > 0) {
     throw new UserInputError(

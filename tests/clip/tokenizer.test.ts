@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { clipCleanText, unescapeHtml } from '../../src/analysis/clip/text-clean.ts';
+import fc from 'fast-check';
+import { clipCleanText, fixText, unescapeHtml } from '../../src/analysis/clip/text-clean.ts';
 import { type ClipTokenizer, loadClipTokenizer } from '../../src/analysis/clip/tokenizer.ts';
 
 const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -95,6 +96,33 @@ describe('CLIP tokenizer behaviour', () => {
     for (const w of windows) assert.equal(w.ids.length, 77);
   });
 
+  test('a 200 KB prompt is encoded only as far as the kept ids need, with the same ids', () => {
+    const text = Array.from({ length: 30_000 }, (_, i) => `word${i % 997}${i % 7 === 6 ? '\n' : ' '}`).join(
+      '',
+    );
+    const bpe = tok.encode(text);
+    const t = tok.tokenize(text);
+    assert.equal(t.capped, true);
+    assert.equal(t.truncated, true);
+    assert.equal(t.nTokens, 602, 'counted up to the 600 ids read');
+    assert.deepEqual(t.ids, [49406, ...bpe.slice(0, 75), 49407]);
+    const windows = tok.windows(text);
+    assert.equal(windows.length, 8);
+    assert.deepEqual(
+      windows.flatMap((w) => w.ids.slice(1, 76)),
+      bpe.slice(0, 600),
+    );
+    const prefix = tok.encodePrefix(text, 1000);
+    assert.equal(prefix.complete, false);
+    assert.deepEqual(prefix.ids, bpe.slice(0, 1000));
+  });
+
+  test('a short prompt is read whole: encodePrefix is encode, tokenize is not capped', () => {
+    const text = 'cat '.repeat(200);
+    assert.deepEqual(tok.encodePrefix(text, 1000), { ids: tok.encode(text), complete: true });
+    assert.equal(tok.tokenize(text).capped, false);
+  });
+
   test('an empty prompt has one window with start and end tokens only', () => {
     const windows = tok.windows('');
     assert.equal(windows.length, 1);
@@ -113,6 +141,27 @@ describe('CLIP tokenizer behaviour', () => {
     assert.equal(clipCleanText('ＡＢＣ　１２３'), 'ABC 123');
     assert.equal(clipCleanText('a &amp;amp; b'), 'a & b');
     assert.equal(clipCleanText('  tabs\t\tand\nnewlines  '), 'tabs and newlines');
+  });
+
+  test('text cleaning: strip and whitespace collapsing equal a split-and-join reference', () => {
+    // Python's `\s`: what whitespace_clean collapses and str.strip removes.
+    const pyWs = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
+    const reference = (text: string): string =>
+      unescapeHtml(unescapeHtml(fixText(text)))
+        .split(pyWs)
+        .filter((word) => word !== '')
+        .join(' ');
+    const piece = fc.constantFrom(
+      ...[' ', '  ', '\t', '\n', '\r\n', '\v', '\x1c', '\x85', '\xa0', '\u2000', '\u3000', '\ufeff'],
+      ...['a', 'Ab', 'é', 'Ã©', 'Ã ', 'â€™', '&amp;', '&nbsp;', '&#32;', '&amp;#9;', '日本', '😀', ','],
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (pieces) => {
+        const text = pieces.join('');
+        assert.equal(clipCleanText(text), reference(text));
+      }),
+      { numRuns: 2_000, seed: 20260301 },
+    );
   });
 
   test('unescapeHtml follows Python html.unescape on edge cases', () => {

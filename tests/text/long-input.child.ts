@@ -3,6 +3,8 @@
  * repeated unit and runs one text pass over it, printing a one-line JSON summary. The tests run it with
  * a hard timeout, which a synchronous call in the test process itself could not have.
  */
+import { clipCleanText } from '../../src/analysis/clip/text-clean.ts';
+import { loadClipTokenizer } from '../../src/analysis/clip/tokenizer.ts';
 import { normalizeForMatching } from '../../src/analysis/text/normalize.ts';
 import { cleanPrompt } from '../../src/analysis/text/prompt-clean.ts';
 import { scanText } from '../../src/analysis/text/tag-error-reports.ts';
@@ -12,6 +14,13 @@ export function longText(unit: string, chars: number): string {
 }
 
 const PASSES: Record<string, (text: string) => unknown> = {
+  // Between two words, so that a whitespace unit makes a run that is not at either end.
+  'clip-text': (text) => ({ text: clipCleanText(`link ${text} end`) }),
+  'clip-tokens': async (text) => {
+    const tokenizer = await loadClipTokenizer();
+    const t = tokenizer.tokenize(text);
+    return { nTokens: t.nTokens, capped: t.capped, windows: tokenizer.windows(text).length };
+  },
   scan: (text) => {
     const scan = scanText(text);
     return { flag: scan.flag, evidence: scan.evidence.length, lang: scan.lang };
@@ -24,5 +33,5 @@ if (process.argv[1]?.endsWith('long-input.child.ts')) {
   const [pass = 'scan', unit = 'x', chars = '1000'] = process.argv.slice(2);
   const run = PASSES[pass];
   if (!run) throw new Error(`unknown pass ${pass}`);
-  process.stdout.write(`${JSON.stringify(run(longText(unit, Number(chars))))}\n`);
+  process.stdout.write(`${JSON.stringify(await run(longText(unit, Number(chars))))}\n`);
 }

@@ -19,7 +19,7 @@ function runInChild(pass: string, unit: string, chars: number): Record<string, u
 
 // Each input took minutes before the fix (quadratic: 34 KB of the mixed reports took 15 s, 80 KB of
 // `x (y) ` prompt text 17 s); linear code takes about a second, so the 60 s kill is a backstop only.
-describe('text passes on 200 KB inputs finish well inside a hard 60 s limit', () => {
+describe('text passes on 200 KB to 1 MB inputs finish well inside a hard 60 s limit', () => {
   it('scanText: dense reports in four scripts without sentence punctuation', () => {
     const out = runInChild('scan', 'wrong tags 标签错了 タグミス 태그 오류 ', 200_000);
     assert.equal(out.flag, true);
@@ -46,5 +46,28 @@ describe('text passes on 200 KB inputs finish well inside a hard 60 s limit', ()
 
   it('normalizeForMatching: unterminated HTML comments', () => {
     assert.equal(runInChild('normalize', '<!--', 200_000).length, 200_000);
+  });
+
+  it('cleanPrompt: escaped HTML with a qualifier-like `alert(1)` in every unit (1 MB)', () => {
+    // 2 879 units (106 KB) took 2.4 s before the qualifier fix and the cost grew with the square.
+    const unit = '&lt;script&gt;alert(1)&lt;/script&gt;';
+    assert.equal(runInChild('clean', unit, 1_000_000).length, 1_000_000);
+  });
+
+  it('clipCleanText: a whitespace run inside the text (each position retried `[ws]+$`)', () => {
+    // 40 000 spaces took 0.9 s, 200 000 took 25 s, and the cost grew with the square.
+    assert.deepEqual(runInChild('clip-text', ' ', 600_000), { text: 'link end' });
+  });
+
+  it('CLIP tokenizer: one 400 KB word of letters is read only as far as the kept windows need', () => {
+    // BPE of one word costs its length times the merges applied: 40 KB of random letters took 10 s whole.
+    let seed = 7;
+    let unit = '';
+    for (let i = 0; i < 20_000; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
+      unit += String.fromCharCode(97 + (seed % 26));
+    }
+    const out = runInChild('clip-tokens', unit, 400_000);
+    assert.deepEqual(out, { nTokens: 602, capped: true, windows: 8 });
   });
 });

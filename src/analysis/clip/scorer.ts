@@ -10,7 +10,9 @@ import { CLIP_DEFAULT_BATCH } from './defaults.ts';
 import {
   BUNDLED_CLIP_VOCAB_PATH,
   CLIP_CONTEXT_LENGTH,
+  CLIP_DEFAULT_MAX_WINDOWS,
   type ClipTokenizer,
+  clipWindowsFromIds,
   loadClipTokenizer,
 } from './tokenizer.ts';
 
@@ -46,7 +48,10 @@ const textIoSchema = z.object({
 /** A prompt's embedding: one L2-normalised vector per 77-token window. */
 export interface TextEmbedding {
   windows: Float32Array[];
+  /** Start and end tokens plus the prompt's BPE ids, counted up to one more than the windows hold. */
   nTokens: number;
+  /** The windows do not cover the whole prompt (only as much of it as they hold was encoded). */
+  truncated: boolean;
 }
 
 /** CLIP ViT-B/32 image and text encoders behind one small interface. */
@@ -194,7 +199,7 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
   const logger = options.logger ?? silentLogger;
   const threads = checkPositiveInt('intraOpThreads', options.intraOpThreads ?? availableParallelism(), 256);
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? CLIP_DEFAULT_BATCH, 1024);
-  const maxWindows = checkPositiveInt('maxWindows', options.maxWindows ?? 8, 64);
+  const maxWindows = checkPositiveInt('maxWindows', options.maxWindows ?? CLIP_DEFAULT_MAX_WINDOWS, 64);
   const files = CLIP_MODEL_FILES[variant];
   const visionPath = join(options.modelDir, files.vision);
   const textPath = join(options.modelDir, files.text);
@@ -290,14 +295,18 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
     },
     async embedTexts(texts) {
       alive();
-      const windowsPerText = texts.map((t) => tokenizer.windows(t, CLIP_CONTEXT_LENGTH, maxWindows));
+      // One id past what the windows hold tells whether they cover the prompt; the rest is never encoded.
+      const held = maxWindows * (CLIP_CONTEXT_LENGTH - 2);
+      const encoded = texts.map((t) => tokenizer.encodePrefix(t, held + 1));
+      const windowsPerText = encoded.map((e) => clipWindowsFromIds(e.ids, CLIP_CONTEXT_LENGTH, maxWindows));
       const flat = windowsPerText.flatMap((ws) => ws.map((w) => w.ids));
       const embeddings = await embedTokenRows(flat);
       let k = 0;
       return windowsPerText.map((ws, i) => {
         const windows = embeddings.slice(k, k + ws.length);
         k += ws.length;
-        return { windows, nTokens: tokenizer.encode(texts[i]!).length + 2 };
+        const ids = encoded[i]!.ids;
+        return { windows, nTokens: ids.length + 2, truncated: ids.length > held };
       });
     },
     embedTokenRows,

@@ -10,6 +10,17 @@ export const CLIP_SOT = 49406;
 export const CLIP_EOT = 49407;
 const VOCAB_SIZE = 49408;
 const MERGE_COUNT = 49152 - 256 - 2;
+/** Windows a prompt is covered with by default (the scorer's default too). */
+export const CLIP_DEFAULT_MAX_WINDOWS = 8;
+/** BPE ids `tokenize` reads a text for: `nTokens` is exact up to this many ids (8 windows of 75). */
+export const CLIP_TOKENIZE_MAX_IDS = CLIP_DEFAULT_MAX_WINDOWS * (CLIP_CONTEXT_LENGTH - 2);
+/**
+ * Text read per BPE id wanted, on the first try (UTF-16 code units; prompts average 4 to 5, and a text
+ * that gives fewer ids than wanted is read again with four times as much).
+ */
+const CHARS_PER_ID = 8;
+/** Ids a prefix must give beyond those kept, so that a token cut at the end of the prefix is never kept. */
+const ID_MARGIN = 16;
 
 /** openai/CLIP's merges file, shipped with loralens in assets/models (MIT, Copyright (c) 2021 OpenAI). */
 export const CLIP_VOCAB_FILE_NAME = 'bpe_simple_vocab_16e6.txt.gz';
@@ -27,6 +38,19 @@ export interface ClipTokenized {
   /** Length of the untruncated sequence including the start and end tokens. */
   nTokens: number;
   truncated: boolean;
+  /**
+   * True when the text is longer than {@link CLIP_TOKENIZE_MAX_IDS} BPE ids and only a prefix of it was
+   * cleaned and encoded: `nTokens` then counts that prefix only (a lower bound) and `truncated` is true.
+   */
+  capped: boolean;
+}
+
+/** The first BPE ids of a text, from cleaning and encoding only as much of it as they need. */
+export interface ClipEncodedPrefix {
+  /** All BPE ids of the text when `complete`, else exactly the first `maxIds`. */
+  ids: number[];
+  /** False when only a prefix of the text was read (it gives more than `maxIds` ids). */
+  complete: boolean;
 }
 
 /** A run of at most 75 BPE ids wrapped in start/end tokens and padded to 77. */
@@ -39,11 +63,57 @@ export interface ClipWindow {
 export interface ClipTokenizer {
   /** BPE ids of the cleaned, lower-cased text, without start/end tokens (openai `SimpleTokenizer.encode`). */
   encode(text: string): number[];
-  /** Exactly `clip.tokenize(text, context_length, truncate=True)` for one text. */
+  /**
+   * The first `maxIds` ids of `encode(text)` without encoding the whole text: a prefix cut at a line
+   * break or space is read, growing until it gives `maxIds` ids with a margin (ids of a text that is
+   * read whole are exactly `encode(text)`).
+   */
+  encodePrefix(text: string, maxIds: number): ClipEncodedPrefix;
+  /**
+   * Exactly `clip.tokenize(text, context_length, truncate=True)` for one text; `nTokens` is exact up to
+   * {@link CLIP_TOKENIZE_MAX_IDS} ids (`capped` says when the text was longer).
+   */
   tokenize(text: string, contextLength?: number): ClipTokenized;
-  /** Covers a long prompt with consecutive windows of `contextLength - 2` BPE ids (at least one window). */
+  /**
+   * Covers a long prompt with consecutive windows of `contextLength - 2` BPE ids (at least one window,
+   * at most `maxWindows`); only as much text as those windows can need is cleaned and encoded.
+   */
   windows(text: string, contextLength?: number, maxWindows?: number): ClipWindow[];
   decode(ids: readonly number[]): string;
+}
+
+/** Windows of `contextLength - 2` ids each over a prompt's BPE ids (one empty window for no ids). */
+export function clipWindowsFromIds(
+  bpeIds: readonly number[],
+  contextLength: number = CLIP_CONTEXT_LENGTH,
+  maxWindows: number = CLIP_DEFAULT_MAX_WINDOWS,
+): ClipWindow[] {
+  const size = contextLength - 2;
+  const pad = (ids: number[]): number[] => {
+    while (ids.length < contextLength) ids.push(0);
+    return ids;
+  };
+  const result: ClipWindow[] = [];
+  if (bpeIds.length === 0) result.push({ ids: pad([CLIP_SOT, CLIP_EOT]), start: 0 });
+  for (let start = 0; start < bpeIds.length && result.length < maxWindows; start += size) {
+    result.push({ ids: pad([CLIP_SOT, ...bpeIds.slice(start, start + size), CLIP_EOT]), start });
+  }
+  return result;
+}
+
+// Where a prefix may end: after a line break (ftfy repairs text line by line, so the lines before it
+// are cleaned exactly as in the whole text), else before a space or tab; only in the last half of the
+// budget, else at the budget itself (a run without either: the token cut there falls in the margin).
+function prefixEnd(text: string, budget: number): number {
+  const floor = budget >> 1;
+  const newline = text.lastIndexOf('\n', budget - 1);
+  if (newline >= floor) return newline + 1;
+  for (let i = budget; i > floor; i--) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x20 || ch === 0x09) return i;
+  }
+  const before = text.charCodeAt(budget - 1);
+  return before >= 0xd800 && before <= 0xdbff ? budget - 1 : budget;
 }
 
 /** Byte → printable-unicode table of GPT-2/CLIP byte-level BPE, in the reference insertion order. */
@@ -164,32 +234,33 @@ export function createClipTokenizer(mergesText: string): ClipTokenizer {
     return out;
   };
 
-  const pad = (ids: number[], contextLength: number): number[] => {
-    const out = ids.slice();
-    while (out.length < contextLength) out.push(0);
-    return out;
+  const encodePrefix = (text: string, maxIds: number): ClipEncodedPrefix => {
+    const wanted = Math.max(0, Math.floor(maxIds));
+    // Growing by four bounds the work at 4/3 of the last prefix read, however much of the text cleaning
+    // removes (whitespace runs, control characters, entities).
+    for (let budget = (wanted + ID_MARGIN) * CHARS_PER_ID; budget < text.length; budget *= 4) {
+      const ids = encode(text.slice(0, prefixEnd(text, budget)));
+      if (ids.length >= wanted + ID_MARGIN) return { ids: ids.slice(0, wanted), complete: false };
+    }
+    return { ids: encode(text), complete: true };
   };
 
   return {
     encode,
+    encodePrefix,
     tokenize(text, contextLength = CLIP_CONTEXT_LENGTH) {
-      const tokens = [CLIP_SOT, ...encode(text), CLIP_EOT];
+      const prefix = encodePrefix(text, Math.max(CLIP_TOKENIZE_MAX_IDS, contextLength - 1));
+      const tokens = [CLIP_SOT, ...prefix.ids, CLIP_EOT];
       const nTokens = tokens.length;
       const truncated = nTokens > contextLength;
       const kept = truncated ? tokens.slice(0, contextLength) : tokens;
       if (truncated) kept[contextLength - 1] = CLIP_EOT;
-      return { ids: pad(kept, contextLength), nTokens, truncated };
+      while (kept.length < contextLength) kept.push(0);
+      return { ids: kept, nTokens, truncated, capped: !prefix.complete };
     },
-    windows(text, contextLength = CLIP_CONTEXT_LENGTH, maxWindows = 8) {
-      const bpeIds = encode(text);
-      const size = contextLength - 2;
-      const result: ClipWindow[] = [];
-      if (bpeIds.length === 0) result.push({ ids: pad([CLIP_SOT, CLIP_EOT], contextLength), start: 0 });
-      for (let start = 0; start < bpeIds.length && result.length < maxWindows; start += size) {
-        const chunk = bpeIds.slice(start, start + size);
-        result.push({ ids: pad([CLIP_SOT, ...chunk, CLIP_EOT], contextLength), start });
-      }
-      return result;
+    windows(text, contextLength = CLIP_CONTEXT_LENGTH, maxWindows = CLIP_DEFAULT_MAX_WINDOWS) {
+      const { ids } = encodePrefix(text, maxWindows * (contextLength - 2));
+      return clipWindowsFromIds(ids, contextLength, maxWindows);
     },
     decode(ids) {
       const bytes: number[] = [];
