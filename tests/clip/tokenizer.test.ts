@@ -145,6 +145,7 @@ describe('CLIP tokenizer behaviour', () => {
 
   test('text cleaning: strip and whitespace collapsing equal a split-and-join reference', () => {
     // Python's `\s`: what whitespace_clean collapses and str.strip removes.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: \x1c-\x1f are whitespace to Python's str.split.
     const pyWs = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
     const reference = (text: string): string =>
       unescapeHtml(unescapeHtml(fixText(text)))
