@@ -482,6 +482,8 @@ export async function runCli(
       ) {
         return EXIT.ok;
       }
+      // `models` has printed its own sentence and chose its exit code (1 network, 2 usage).
+      if (error.code === 'loralens.models') return error.exitCode;
       const sentence = (error as { userSentence?: string }).userSentence;
       if (sentence) io.stderr.write(`error: ${sentence}\n`);
       return EXIT.usage;
