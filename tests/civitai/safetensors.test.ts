@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +15,7 @@ import {
 import { isAppError } from '../../src/analysis/errors.ts';
 import type { Catalogue } from '../support/catalogue.ts';
 import { buildSafetensors, type CivitaiReplay, startCivitaiReplay } from '../support/civitai-replay.ts';
+import { closeLocal, listenLocal } from '../support/local-server.ts';
 import { needsShared } from '../support/requirements.ts';
 import { sharedCatalogue, sorakaMetadata } from '../support/shared-catalogue.ts';
 import { testClient } from '../support/test-client.ts';
@@ -91,6 +93,109 @@ describe('remote header over HTTP Range', shared, () => {
       code('CIVITAI_NOT_FOUND'),
     );
     await t.close();
+  });
+});
+
+/**
+ * A storage host that answers `Range: bytes=a-b` with 206 and a Content-Range for the whole range,
+ * but sends only `short(start, want)` bytes of it (no Content-Length, a clean end): a body cut short
+ * without any transport error. `ignoreRange` answers 200 with the (shortened) file instead.
+ */
+async function shortRangeHost(
+  file: Buffer,
+  short: (start: number, want: number, attempt: number) => number,
+  ignoreRange = false,
+) {
+  const ranges: string[] = [];
+  const seen = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const range = req.headers.range ?? '';
+    ranges.push(range);
+    const attempt = seen.get(range) ?? 0;
+    seen.set(range, attempt + 1);
+    const m = /^bytes=(\d+)-(\d+)$/.exec(range);
+    if (ignoreRange || !m) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.end(file.subarray(0, short(0, file.length, attempt)));
+      return;
+    }
+    const start = Number(m[1]);
+    const end = Math.min(Number(m[2]), file.length - 1);
+    const want = end - start + 1;
+    res.writeHead(206, {
+      'content-type': 'application/octet-stream',
+      'content-range': `bytes ${start}-${end}/${file.length}`,
+    });
+    res.end(file.subarray(start, start + short(start, want, attempt)));
+  });
+  const url = await listenLocal(server);
+  return { url, ranges, close: () => closeLocal(server) };
+}
+
+describe('short Range bodies with a clean end', () => {
+  const file = buildSafetensors({ ss_output_name: 'short_read', ss_tag_frequency: '{}' }, 64);
+
+  test('a 206 body shorter than the range is retried, and the retry reads the header', async (ctx) => {
+    // The first answer to each range is half the bytes; the retry is whole.
+    const host = await shortRangeHost(file, (_s, want, attempt) => (attempt === 0 ? want >> 1 : want));
+    const t = testClient(host.url);
+    ctx.after(async () => {
+      await t.close();
+      await host.close();
+    });
+    const h = await readRemoteHeader(t.http, `${host.url}/file.safetensors`, { allowedHosts: [] });
+    assert.equal(h.metadata?.ss_output_name, 'short_read');
+    assert.equal(host.ranges.length, 4, 'each of the two ranges was asked twice');
+  });
+
+  test('a 206 that stays short is a transport failure saying the read was incomplete, not an invalid file', async (ctx) => {
+    for (const cutAt of ['length', 'json'] as const) {
+      const host = await shortRangeHost(file, (start, want) =>
+        (cutAt === 'length') === (start === 0) ? want >> 1 : want,
+      );
+      const t = testClient(host.url, { maxRetries: 2 });
+      ctx.after(async () => {
+        await t.close();
+        await host.close();
+      });
+      await assert.rejects(
+        readRemoteHeader(t.http, `${host.url}/file.safetensors`, { allowedHosts: [] }),
+        (e: unknown) =>
+          isAppError(e) &&
+          e.code === 'NETWORK' &&
+          /incomplete/.test(e.userMessage) &&
+          /fail/.test(e.userMessage),
+      );
+      // 1 + 2 retries of the short range (and one whole first range when the JSON is cut).
+      assert.equal(host.ranges.length, cutAt === 'length' ? 3 : 4, cutAt);
+    }
+  });
+
+  test('a host that ignores Range and ends its 200 body before the header is complete is retried', async (ctx) => {
+    const host = await shortRangeHost(file, (_s, want, attempt) => (attempt < 2 ? 20 : want), true);
+    const t = testClient(host.url);
+    ctx.after(async () => {
+      await t.close();
+      await host.close();
+    });
+    const h = await readRemoteHeader(t.http, `${host.url}/file.safetensors`, { allowedHosts: [] });
+    assert.equal(h.metadata?.ss_output_name, 'short_read');
+    assert.equal(host.ranges.length, 3);
+  });
+
+  test('a whole file shorter than its header says (Content-Range agrees) is still an invalid file', async (ctx) => {
+    const tiny = file.subarray(0, 20);
+    const host = await shortRangeHost(tiny, (_s, want) => want);
+    const t = testClient(host.url);
+    ctx.after(async () => {
+      await t.close();
+      await host.close();
+    });
+    await assert.rejects(
+      readRemoteHeader(t.http, `${host.url}/file.safetensors`, { allowedHosts: [] }),
+      code('SAFETENSORS_INVALID'),
+    );
+    assert.equal(host.ranges.length, 2, 'not retried');
   });
 });
 

@@ -5,11 +5,10 @@ import { Agent } from 'undici';
 import { createClipAnalyzer } from '../../src/analysis/audit/clip-analyzer.ts';
 import { MODEL_COLUMNS, Verdict } from '../../src/analysis/audit/metrics-csv.ts';
 import { createTextAnalyzer } from '../../src/analysis/audit/text-analyzer.ts';
-import { createTrainingAnalyzer } from '../../src/analysis/audit/training-analyzer.ts';
+import { createTrainingAnalyzer, TrainingStatus } from '../../src/analysis/audit/training-analyzer.ts';
 import { AuditModelType } from '../../src/analysis/audit/types.ts';
 import { ClipMatchMode } from '../../src/analysis/clip/image-audit.ts';
 import { ImageSkipReason } from '../../src/analysis/images/types.ts';
-import { TrainingTagReport } from '../../src/analysis/training/tag-analysis.ts';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const start = readme.indexOf('**`metrics.csv`**');
@@ -35,7 +34,7 @@ test("the README's metrics.csv table lists every value of every closed-set colum
     row_type: ['model', 'image'],
     type: AuditModelType.options,
     verdict: Verdict.options,
-    training_status: TrainingTagReport.shape.status.options,
+    training_status: TrainingStatus.options,
     clip_mode: Object.values(ClipMatchMode),
     skipped: Object.values(ImageSkipReason),
   };

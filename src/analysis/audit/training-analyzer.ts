@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ModelRecord, VersionRecord } from '../civitai/record.ts';
 import { analyzeTrainingTags, trainingReportColumns } from '../training/tag-analysis.ts';
 import { type Analyzer, emptyOutput, yieldToEventLoop } from './analyzer.ts';
@@ -15,6 +16,14 @@ function headerVersion(record: ModelRecord): VersionRecord | undefined {
     record.versions.find((v) => v.training !== null)
   );
 }
+
+/**
+ * The `training_status` column: `ok` (tags measured), `no-training-metadata` (no header, or none of
+ * the tags in it), `error` (the file header could not be read, e.g. the read stayed incomplete
+ * after the retries): a failed read must never look like a file without metadata.
+ */
+export const TrainingStatus = z.enum(['ok', 'no-training-metadata', 'error']);
+export type TrainingStatus = z.infer<typeof TrainingStatus>;
 
 /** Training-tag analysis of the LoRA header (`ss_tag_frequency`) against the model page's trigger words. */
 export function createTrainingAnalyzer(): Analyzer {
@@ -37,6 +46,8 @@ export function createTrainingAnalyzer(): Analyzer {
           ...(version ? { targetVersionId: version.id } : {}),
         });
         const measured = report.status === 'ok';
+        const headerFailed = !measured && version?.training?.status === 'error';
+        const status: TrainingStatus = measured ? 'ok' : headerFailed ? 'error' : 'no-training-metadata';
         const findings = report.findings
           .filter((f) => f.severity !== 'info')
           .map((f) => ({
@@ -63,17 +74,20 @@ export function createTrainingAnalyzer(): Analyzer {
           ...(measured
             ? {}
             : {
-                unmeasured: `no training tags: ${version?.training?.reason ?? (version ? 'none in the file header' : 'no file header was read')}`,
+                unmeasured: headerFailed
+                  ? `the file header could not be read: ${version?.training?.reason ?? 'unknown error'}`
+                  : `no training tags: ${version?.training?.reason ?? (version ? 'none in the file header' : 'no file header was read')}`,
               }),
           findings,
           metrics: {
             ...(measured
               ? trainingReportColumns(report)
               : { tag_error_training: null, training_conflicts: null }),
-            training_status: measured ? 'ok' : 'no-training-metadata',
+            training_status: status,
           },
           evidence: {
             ...report,
+            headerStatus: version?.training?.status ?? null,
             headerReason: version?.training?.reason ?? 'no version header was read',
           },
         });

@@ -44,6 +44,13 @@ export interface RequestOptions {
    * Error-status bodies are only read up to {@link ERROR_BODY_BYTES}.
    */
   maxBodyBytes?: number;
+  /**
+   * {@link HttpClient.getRaw} only: an error when the answer's body is short — it ended cleanly
+   * (no Content-Length, or none to check) before the bytes the caller needs. The attempt is then a
+   * transient failure, retried like a cut connection; the error is what the caller gets when every
+   * try was short.
+   */
+  incomplete?: (res: RawResponse) => AppError | undefined;
 }
 
 /** How much of an error answer (4xx/5xx) is read: enough for its message, never a flood. */
@@ -130,12 +137,15 @@ export class HttpClient {
 
   /**
    * One GET that returns status, headers and (capped) body without following redirects; used for
-   * Range reads and redirects the caller verifies. 5xx/429/network faults are retried.
+   * Range reads and redirects the caller verifies. 5xx/429/network faults are retried, and so are
+   * bodies `options.incomplete` finds short.
    */
   async getRaw(url: string, options: RequestOptions = {}): Promise<RawResponse> {
     return this.withRetries(url, options, async (signal) => {
       const res = await this.attempt(url, { ...options, signal }, {});
       if (RETRYABLE_STATUS.has(res.status)) return { retry: false, response: res };
+      const short = options.incomplete?.(res);
+      if (short !== undefined) return { retry: true, error: short };
       return { value: res };
     });
   }
@@ -183,6 +193,7 @@ export class HttpClient {
       if ('value' in outcome) return outcome.value;
       if ('error' in outcome) {
         lastError = outcome.error;
+        logger.debug({ url, attempt, err: outcome.error.code }, 'civitai answer unusable, retrying');
         await this.backoff(attempt, undefined, deadline, options.signal, url);
         continue;
       }

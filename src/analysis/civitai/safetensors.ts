@@ -3,7 +3,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { z } from 'zod';
 import { AppError, ErrorCode, isAppError } from '../errors.ts';
-import type { HttpClient } from './http.ts';
+import type { HttpClient, RawResponse } from './http.ts';
 
 /** The reference implementation rejects headers above 100 MB (huggingface/safetensors MAX_HEADER_SIZE). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -171,6 +171,7 @@ async function rangeGet(
       // Redirect and error bodies are small; cap them.
       maxBytes: (prefix, status) =>
         status === 206 ? rangeLength : status === 200 ? needFromStart(prefix) : 64 * 1024,
+      incomplete: (r) => shortBody(r, start, rangeLength, needFromStart),
     });
     if ([301, 302, 303, 307, 308].includes(res.status)) {
       const location = header(res.headers.location);
@@ -185,6 +186,46 @@ async function rangeGet(
     throw httpFailure(res.status, url.toString(), res.body);
   }
   throw invalid(`more than ${maxRedirects} redirects`);
+}
+
+/**
+ * A body that ended cleanly before the bytes it should hold: a 206 shorter than the range (or than
+ * the span its Content-Range names, when the file itself ends sooner), a 200 shorter than the 8+N
+ * bytes the header needs (unless its Content-Length says the whole file was sent). Such a read is a
+ * transient failure (NETWORK, retried); only a complete answer may prove the file invalid.
+ */
+function shortBody(
+  res: RawResponse,
+  start: number,
+  rangeLength: number,
+  needFromStart: (prefix: Buffer) => number,
+): AppError | undefined {
+  let want: number;
+  if (res.status === 206) {
+    const m = /^bytes (\d+)-(\d+)\//.exec(header(res.headers['content-range']) ?? '');
+    const span = m && Number(m[1]) === start ? Number(m[2]) - Number(m[1]) + 1 : rangeLength;
+    want = Math.min(rangeLength, Math.max(0, span));
+  } else if (res.status === 200) {
+    try {
+      want = needFromStart(res.body);
+    } catch {
+      return undefined; // A header length the caller refuses: not a transport question.
+    }
+    const declared = Number(header(res.headers['content-length']) ?? Number.NaN);
+    if (Number.isFinite(declared) && res.body.length >= declared) return undefined;
+  } else {
+    return undefined;
+  }
+  if (res.body.length >= want) return undefined;
+  const of = Number.isFinite(want) ? `${want}` : 'at least 8';
+  return new AppError(
+    ErrorCode.NETWORK,
+    `Incomplete body reading the model file header from ${res.url}: ${res.body.length} of ${of} bytes`,
+    {
+      details: { url: res.url, status: res.status, bytesRead: res.body.length, bytesNeeded: of },
+      userMessage: `Reading the model file header failed: the storage host ended its answer after ${res.body.length} of ${of} bytes, so the header read was incomplete.`,
+    },
+  );
 }
 
 function header(value: string | string[] | undefined): string | undefined {
