@@ -7,7 +7,7 @@ import {
   TRAINING_LIMITS,
   TRAINING_THRESHOLDS,
   TrainingRule,
-  type TrainingTagReport,
+  TrainingTagReport,
 } from '../../src/analysis/training/tag-analysis.ts';
 
 const CHILD = fileURLToPath(new URL('./long-header.child.ts', import.meta.url));
@@ -121,5 +121,22 @@ describe('training analysis of hostile headers', () => {
       byRule(r, TrainingRule.TRIGGER_OTHER_VERSION).length,
       TRAINING_THRESHOLDS.maxOtherVersionFindings,
     );
+  });
+});
+
+describe('absurd counts in a header', () => {
+  it('ignores counts above a billion so sums stay finite and the report keeps its schema', () => {
+    // Found by the fuzzer: two counts near Number.MAX_VALUE summed to Infinity.
+    const r = analyzeTrainingTags({
+      metadata: {
+        ss_tag_frequency: JSON.stringify({
+          '0_soraka': { '1girl': 2.6943844178718717e293, solo: 3 },
+          '': { '1girl': 1.7976931348623131e308 },
+        }),
+      },
+      trainedWordsByVersion: [],
+    });
+    assert.ok(TrainingTagReport.safeParse(r).success);
+    assert.ok(JSON.stringify(r).indexOf('Infinity') < 0);
   });
 });

@@ -88,9 +88,13 @@ export interface ParsedTrainingMetadata {
 
 export type ParseResult = { ok: true; value: ParsedTrainingMetadata } | { ok: false; reason: string };
 
+/** Counts, repeats and image counts above this are not real (no dataset has a billion images). */
+const MAX_COUNT = 1e9;
+
+/** A whole number from 0 to {@link MAX_COUNT}, else null: sums and products of them stay finite. */
 function toInt(value: unknown): number | null {
   const n = typeof value === 'string' ? Number(value.trim()) : value;
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : null;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_COUNT ? n : null;
 }
 
 function parseJson(text: string | undefined): { ok: true; value: unknown } | { ok: false } {
