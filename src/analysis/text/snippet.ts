@@ -62,25 +62,34 @@ export function snippet(text: string, max: number): string {
  * narrowed to word boundaries so no word is cut, `…` on a side where text was left out. The span
  * itself is always whole.
  */
+/** Characters around a cut that are segmented to find its word (longer words are cut there). */
+const WORD_MARGIN = 200;
+
 export function snippetAround(text: string, start: number, end: number, radius: number): string {
   const from = Math.max(0, Math.min(start, text.length));
   const to = Math.max(from, Math.min(end, text.length));
   let left = Math.max(0, from - radius);
   let right = Math.min(text.length, to + radius);
-  const segments = words.segment(text);
+  // Segment only the neighbourhood of the cuts: `containing()` on a whole long text costs a walk
+  // from its start, which made one call per report quadratic in long comments.
+  const base = Math.max(0, left - WORD_MARGIN);
+  const local = text.slice(base, Math.min(text.length, right + WORD_MARGIN));
+  const segments = words.segment(local);
   if (left > 0) {
-    const seg = segments.containing(left);
-    if (seg && seg.index < left) {
-      const segEnd = seg.index + seg.segment.length;
+    const seg = segments.containing(left - base);
+    if (seg && seg.index + base < left) {
+      const segStart = seg.index + base;
+      const segEnd = segStart + seg.segment.length;
       // Drop the word cut by the radius, unless the span starts inside it: then keep it whole.
-      left = segEnd <= from ? segEnd : seg.index;
+      left = segEnd <= from ? segEnd : segStart;
     }
   }
   if (right < text.length) {
-    const seg = segments.containing(right);
-    if (seg && seg.index < right) {
-      const segEnd = seg.index + seg.segment.length;
-      right = seg.index >= to ? seg.index : segEnd;
+    const seg = segments.containing(right - base);
+    if (seg && seg.index + base < right) {
+      const segStart = seg.index + base;
+      const segEnd = segStart + seg.segment.length;
+      right = segStart >= to ? segStart : segEnd;
     }
   }
   // Trim dangling spaces and punctuation at a cut, never into the span.
