@@ -40,7 +40,7 @@ export const HTML_LIMITS = {
   /** Tags nested deeper than this are dropped; their text is kept. */
   maxDepth: 64,
   /** A model description or version changelog longer than this many characters of HTML is cut. */
-  longTextChars: 100_000,
+  longTextChars: 50_000,
   /** One comment, review or reply longer than this many characters of HTML is cut. */
   commentChars: 20_000,
 } as const;
@@ -55,7 +55,7 @@ export interface ConvertLimits {
 /** A converted text and what had to be done to it (empty when nothing). */
 export interface ConvertedText {
   value: string;
-  /** Sentences such as "cut at 100000 characters", "tags nested deeper than 64 levels were flattened". */
+  /** Sentences such as "cut at 50000 characters", "tags nested deeper than 64 levels were flattened". */
   notes: string[];
 }
 
