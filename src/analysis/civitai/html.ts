@@ -136,8 +136,10 @@ export function convertToPlainText(
   html: string | null | undefined,
   limits: ConvertLimits = { maxChars: HTML_LIMITS.longTextChars },
 ): ConvertedText {
-  if (!html) return { value: '', notes: [] };
-  const safe = boundedSanitize(html, limits);
+  return html ? plainFrom(boundedSanitize(html, limits)) : { value: '', notes: [] };
+}
+
+function plainFrom(safe: Sanitized): ConvertedText {
   try {
     return { value: toPlain(safe.html), notes: safe.notes };
   } catch {
@@ -192,13 +194,15 @@ export function convertToMarkdown(
   html: string | null | undefined,
   limits: ConvertLimits = { maxChars: HTML_LIMITS.longTextChars },
 ): ConvertedText {
-  if (!html) return { value: '', notes: [] };
-  const safe = boundedSanitize(html, limits);
+  return html ? markdownFrom(boundedSanitize(html, limits)) : { value: '', notes: [] };
+}
+
+function markdownFrom(safe: Sanitized): ConvertedText {
   try {
     return { value: markdownOf(safe), notes: safe.notes };
   } catch {
     return {
-      value: markdownFallback(safe),
+      value: escapeTagOpeners(escapeMarkdownText(decodeEntities(stripTags(safe.html)))),
       notes: [...safe.notes, 'could not be converted to Markdown; its tags were stripped'],
     };
   }
@@ -210,11 +214,6 @@ function markdownOf(safe: Sanitized): string {
     .turndown(safe.html)
     .replace(/\n{3,}/g, '\n\n')
     .trim();
-}
-
-/** What a text becomes when the Markdown converter fails: its tags stripped, escaped. */
-function markdownFallback(safe: Sanitized): string {
-  return escapeTagOpeners(escapeMarkdownText(decodeEntities(stripTags(safe.html))));
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -231,23 +230,9 @@ export async function convertHtmlAsync(
   if (!html) return { text: { value: '', notes: [] }, markdown: '' };
   const safe = boundedSanitize(html, limits);
   await yieldToEventLoop();
-  let text: ConvertedText;
-  try {
-    text = { value: toPlain(safe.html), notes: safe.notes };
-  } catch {
-    text = {
-      value: decodeEntities(stripTags(safe.html)),
-      notes: [...safe.notes, 'could not be converted; its tags were stripped'],
-    };
-  }
+  const text = plainFrom(safe);
   await yieldToEventLoop();
-  let markdown: string;
-  try {
-    markdown = markdownOf(safe);
-  } catch {
-    markdown = markdownFallback(safe);
-  }
-  return { text, markdown };
+  return { text, markdown: markdownFrom(safe).value };
 }
 
 /** Safe Markdown (links kept, no raw HTML) for reports and Discord embeds. */
