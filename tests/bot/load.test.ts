@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { needsShared } from '../support/requirements.ts';
 import { describeLoad, type LoadFigures } from './support/load.ts';
 
 const repoRoot = new URL('../../', import.meta.url).pathname;
@@ -61,7 +62,8 @@ function assertServed(f: LoadFigures, allowErrors: number): void {
   assert.ok(f.auditCalls < f.interactions, `${f.auditCalls} audits for ${f.interactions} requests`);
 }
 
-describe('bot under load (fake Discord + Civitai replay on loopback)', () => {
+// The load child builds its catalogue from ../shared's recorded responses.
+describe('bot under load (fake Discord + Civitai replay on loopback)', needsShared(), () => {
   test('200 /audit from 20 servers within 10 s: each acknowledged within 3 s, none lost, duplicates collapsed', async (t) => {
     const { figures, stderr, code } = await runLoad(false);
     assert.ok(figures, `load run produced no figures (exit ${code}): ${stderr.slice(-2000)}`);

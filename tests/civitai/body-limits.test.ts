@@ -9,6 +9,7 @@ import { isAppError } from '../../src/analysis/errors.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startCivitaiReplay } from '../support/civitai-replay.ts';
 import { closeLocal, listenLocal } from '../support/local-server.ts';
+import { needsShared } from '../support/requirements.ts';
 import { sharedCatalogue } from '../support/shared-catalogue.ts';
 import { testClient } from '../support/test-client.ts';
 
@@ -118,7 +119,7 @@ describe('HTTP body caps', () => {
   });
 });
 
-describe('per-endpoint caps through the client', () => {
+describe('per-endpoint caps through the client', needsShared(), () => {
   const catalogue = sharedCatalogue(4);
   let replay: Awaited<ReturnType<typeof startCivitaiReplay>>;
   before(async () => {
