@@ -381,11 +381,11 @@ export const TARGETS: readonly FuzzTarget[] = [
   target<string, ClipTokenizer>({
     name: 'clip-tokenizer',
     warmup: 'a photo of a cat, masterpiece',
-    entry: 'CLIP BPE tokenizer: tokenize, windows, encode/decode (vocabulary from ../shared)',
+    entry: 'CLIP BPE tokenizer: tokenize, windows, encode/decode (the shipped vocabulary)',
     arbitrary: () => fc.oneof(gen.prompt, gen.anyText),
     async prepare() {
       const { loadClipTokenizer } = await import('../../src/analysis/clip/tokenizer.ts');
-      const vocab = new URL('models/clip-tokenizer/bpe_simple_vocab_16e6.txt.gz', gen.SHARED_DIR);
+      const vocab = new URL('../../assets/models/bpe_simple_vocab_16e6.txt.gz', import.meta.url);
       try {
         return await loadClipTokenizer(vocab.pathname);
       } catch {
