@@ -6,31 +6,7 @@
  */
 import { detectLanguage, type SupportedLanguage } from '../language.ts';
 import { type NormalizedText, normalizeForMatching } from '../normalize.ts';
-import { type FrameKind, frameHits, TAG_LIKE_RE, VERSION_RE } from './frames.ts';
-
-/** Frame kinds that, next to a caption-domain entity in one sentence, describe a report. */
-export const REPORT_KINDS: readonly FrameKind[] = [
-  'error',
-  'malfunction',
-  'mismatch',
-  'correction',
-  'leak',
-  'wrongOutput',
-  'mixup',
-  'inconsistent',
-  'frequency',
-  'admit',
-];
-/** Frame kinds that point away from a report about this model's current version. */
-export const CANCEL_KINDS: readonly FrameKind[] = [
-  'ownMistake',
-  'otherModel',
-  'ownDataset',
-  'instruction',
-  'fixed',
-  'negation',
-  'praise',
-];
+import { CANCEL_KINDS, type FrameKind, frameHits, REPORT_KINDS, TAG_LIKE_RE, VERSION_RE } from './frames.ts';
 
 export interface Sentence {
   start: number;

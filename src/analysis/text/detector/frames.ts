@@ -12,8 +12,8 @@
  */
 import { foldTraditional } from '../normalize.ts';
 
-export const FRAME_KINDS = [
-  'entity',
+/** Frame kinds that, next to a caption-domain entity in one sentence, describe a report. */
+export const REPORT_KINDS = [
   'error',
   'malfunction',
   'mismatch',
@@ -24,6 +24,9 @@ export const FRAME_KINDS = [
   'inconsistent',
   'frequency',
   'admit',
+] as const;
+/** Frame kinds that point away from a report about this model's current version. */
+export const CANCEL_KINDS = [
   'ownMistake',
   'otherModel',
   'ownDataset',
@@ -32,6 +35,7 @@ export const FRAME_KINDS = [
   'negation',
   'praise',
 ] as const;
+export const FRAME_KINDS = ['entity', ...REPORT_KINDS, ...CANCEL_KINDS] as const;
 export type FrameKind = (typeof FRAME_KINDS)[number];
 
 type Lexicon = Record<FrameKind, { words: string[]; cjk: string[] }>;
