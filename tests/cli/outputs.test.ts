@@ -7,6 +7,7 @@ import { parse } from 'csv-parse/sync';
 import type { Analyzer, ModelAnalysis } from '../../src/analysis/audit/analyzer.ts';
 import { buildAuditResult } from '../../src/analysis/audit/build.ts';
 import { ModelRow } from '../../src/analysis/audit/metrics-csv.ts';
+import { AuditRunOptions } from '../../src/analysis/audit/types.ts';
 import { ModelRecord } from '../../src/analysis/civitai/record.ts';
 import { demoCatalogue } from '../fixtures/demo/catalogue.ts';
 import { emptyCatalogue } from '../support/catalogue.ts';
@@ -122,7 +123,7 @@ describe('metrics.csv verdict and verdict_reason', () => {
     };
     const result = buildAuditResult({
       selection: { kind: 'model', ref: String(records[0].id) },
-      options: { comments: true, maxBrowsingLevel: 2, imagesPerVersion: 20 },
+      options: AuditRunOptions.parse({ comments: true, maxBrowsingLevel: 2, imagesPerVersion: 20 }),
       records,
       analyzers: [fake],
       outputs: [

@@ -1,4 +1,5 @@
 import type { ModelRecord } from '../civitai/record.ts';
+import type { ImageFeatureExtractor, ImagePassResult } from '../images/features.ts';
 import type { Cell, CsvRow } from './metrics-csv.ts';
 import type { FlaggedImage } from './service.ts';
 import type { AuditHooks, AuditRunOptions, Finding } from './types.ts';
@@ -26,6 +27,19 @@ export interface AnalyzerOutput {
   flaggedImages: FlaggedImage[];
 }
 
+/** What an analyzer gets besides the records: the shared image pass and the analyses run before it. */
+export interface AnalysisContext {
+  /**
+   * The one image pass of this audit (every image downloaded and decoded once, all declared extractors
+   * run on it). Absent when no analyzer declared extractors or the run has no images.
+   * Contract: when the CLIP model files are available, `features.clip` of an ok record is the image's
+   * L2-normalised CLIP embedding (number[]), for audited and reference images alike.
+   */
+  images?: ImagePassResult;
+  /** Outputs of the analyzers that ran earlier in this audit, by analyzer name (in column order). */
+  previous: ReadonlyMap<string, AnalyzerOutput>;
+}
+
 /**
  * One analysis over the whole audited set (set-level so calibrations such as CLIP's shuffled-prompt
  * null can draw on other models). Analyzers are pure: data in, data out.
@@ -34,10 +48,13 @@ export interface Analyzer {
   readonly name: string;
   /** metrics.csv columns it owns, in order (present on every model row, empty when unmeasured). */
   readonly columns: readonly string[];
+  /** Per-image extractors this analysis needs; the service runs them all in the one image pass. */
+  readonly imageExtractors?: readonly ImageFeatureExtractor[];
   analyze(
     records: readonly ModelRecord[],
     hooks: AuditHooks,
     options: AuditRunOptions,
+    context?: AnalysisContext,
   ): Promise<AnalyzerOutput>;
   /** Release native resources (ONNX sessions); called when the service closes. */
   close?(): Promise<void>;

@@ -62,6 +62,17 @@ export const Finding = z.object({
 });
 export type Finding = z.infer<typeof Finding>;
 
+/**
+ * What the bias metrics compare each model against: every other audited model's images (leave-one-out,
+ * the default), a local folder of images, or another Civitai model's sample images.
+ */
+export const BiasReference = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('population') }),
+  z.object({ kind: z.literal('dir'), path: z.string().min(1) }),
+  z.object({ kind: z.literal('model'), ref: z.string().min(1) }),
+]);
+export type BiasReference = z.infer<typeof BiasReference>;
+
 export const AuditRunOptions = z.object({
   /** Include comments and reviews (needs CIVITAI_API_KEY for Civitai's tRPC endpoints). */
   comments: z.boolean().default(true),
@@ -78,6 +89,15 @@ export const AuditRunOptions = z.object({
   clipAlpha: z.number().gt(0).lt(1).optional(),
   /** Calibrated CLIP mode: shuffled prompts per image in the null distribution. */
   clipNullK: z.number().int().min(1).max(10_000).optional(),
+  /** Reference set of the bias metrics (colour, faces, composition, distances). */
+  reference: BiasReference.default({ kind: 'population' }),
+  /** Seed of every bootstrap / subset draw (bias CIs, KID subsets): same seed, same numbers. */
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(20_240_601),
 });
 export type AuditRunOptions = z.infer<typeof AuditRunOptions>;
 export type AuditRunOptionsInput = z.input<typeof AuditRunOptions>;
