@@ -25,6 +25,8 @@ export interface AnalyzerOutput {
   rows: CsvRow[];
   notes: string[];
   flaggedImages: FlaggedImage[];
+  /** Set-level results (e.g. significance across models), kept in audit.json under `summaries.<name>`. */
+  summary?: unknown;
 }
 
 /** What an analyzer gets besides the records: the shared image pass and the analyses run before it. */

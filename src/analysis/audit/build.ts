@@ -132,6 +132,12 @@ export function buildAuditResult(input: BuildInput): AuditResult {
     options: input.options,
     analyses: analyzers.map((a) => a.name),
     notes,
+    summaries: Object.fromEntries(
+      analyzers.flatMap((a, i) => {
+        const summary = outputs[i]?.summary;
+        return summary === undefined ? [] : [[a.name, summary]];
+      }),
+    ),
     models: models.map((m, i) => ({
       ...m,
       comments: {
