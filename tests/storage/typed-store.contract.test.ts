@@ -43,9 +43,10 @@ forEachBackend('typed store contract', (storage) => {
 
   test('TTL expiry', async () => {
     const s = typedStore(storage().keyv(`ttl-${Date.now()}-${Math.random()}`), Item, 1);
-    await s.set('k', { n: 1, tags: [] }, 50);
+    // A TTL long enough that a loaded machine still reads the entry before it expires.
+    await s.set('k', { n: 1, tags: [] }, 1_000);
     assert.ok(await s.get('k'));
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 1_100));
     assert.equal(await s.get('k'), undefined);
   });
 
