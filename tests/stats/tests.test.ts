@@ -8,6 +8,8 @@ import {
   jensenShannon,
   mannWhitneyExactSf,
   mannWhitneyU,
+  normalCdf,
+  normalQuantile,
   normalSf,
 } from '../../src/analysis/stats/tests.ts';
 
@@ -23,6 +25,7 @@ interface Reference {
   }>;
   bh: Array<{ name: string; p: number[]; q: number[] }>;
   jensenshannon: Array<{ name: string; p: number[]; q: number[]; js: number }>;
+  ndtri: Array<{ p: number; z: number }>;
 }
 const reference = JSON.parse(
   readFileSync(new URL('../fixtures/stats/reference.json', import.meta.url), 'utf8'),
@@ -123,6 +126,18 @@ describe('normal survival function', () => {
   for (const [z, sf] of known) {
     test(`sf(${z}) = ${sf}`, () => close(normalSf(z), sf, 1e-9));
   }
+});
+
+describe('normal quantile agrees with scipy.special.ndtri', () => {
+  for (const { p, z } of reference.ndtri) {
+    test(`ndtri(${p}) = ${z}`, () => close(normalQuantile(p), z, 1e-12));
+  }
+  test('inverts the CDF; 0 and 1 give ∓Infinity, outside [0, 1] NaN', () => {
+    for (const z of [-7, -5, -1.2, 0, 0.3, 2.5, 5]) close(normalQuantile(normalCdf(z)), z, 1e-9, 1e-12);
+    assert.equal(normalQuantile(0), Number.NEGATIVE_INFINITY);
+    assert.equal(normalQuantile(1), Number.POSITIVE_INFINITY);
+    assert.ok(Number.isNaN(normalQuantile(1.5)));
+  });
 });
 
 describe("Cliff's delta", () => {
