@@ -38,7 +38,7 @@ export const ColourFeatures = z.object({
   /** Saturation-weighted hue histogram of chromatic pixels, sums to 1; all zeros when no pixel is chromatic. */
   hue: z.array(z.number().min(0)).length(HUE_BINS),
   /** Sum of hue weights (S of chromatic pixels) / number of pixels, in [0, 1]. */
-  hueWeight: z.number().min(0).max(1),
+  hueWeight: z.number().min(0),
   satMean: z.number(),
   satStd: z.number(),
   valMean: z.number(),
