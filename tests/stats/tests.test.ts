@@ -96,6 +96,26 @@ describe('Mann–Whitney U agrees with scipy.stats.mannwhitneyu (≤ 1e-6 relati
     }
   });
 
+  test('exact distribution equals brute-force enumeration of every arrangement (4 vs 5)', () => {
+    // All C(9, 4) = 126 ways to pick the ranks of the first sample; U = Σ ranks − 4·5/2.
+    const counts = new Array<number>(21).fill(0);
+    for (let mask = 0; mask < 1 << 9; mask++) {
+      let bits = 0;
+      let rankSum = 0;
+      for (let r = 0; r < 9; r++) {
+        if (mask & (1 << r)) {
+          bits++;
+          rankSum += r + 1;
+        }
+      }
+      if (bits === 4) counts[rankSum - 10]!++;
+    }
+    for (let k = 0; k <= 21; k++) {
+      const atLeast = counts.slice(k).reduce((a, c) => a + c, 0);
+      close(mannWhitneyExactSf(k, 4, 5), atLeast / 126, 1e-12, 1e-15);
+    }
+  });
+
   test('empty samples and non-finite values are INPUT_INVALID', () => {
     assert.throws(
       () => mannWhitneyU([], [1]),

@@ -91,37 +91,44 @@ function uStatistic(a: Sample, b: Sample): { u1: number; tieTerm: number } {
   return { u1: r1 - (a.length * (a.length + 1)) / 2, tieTerm };
 }
 
+/** a / b for non-negative BigInts of any size, as a float. */
+function bigRatio(a: bigint, b: bigint): number {
+  const shift = BigInt(Math.max(0, b.toString(2).length - 1000));
+  return Number(a >> shift) / Number(b >> shift);
+}
+
 /**
- * P(U ≥ k) under H0 (no ties) for sample sizes m and n, from the recursion of Mann & Whitney (1947)
- * on probabilities: p(m, n, k) = m/(m+n)·p(m−1, n, k−n) + n/(m+n)·p(m, n−1, k) — all terms positive, no
- * overflow. O(m·n·m·n) time: fine for the sizes where an exact test is chosen.
+ * P(U ≥ k) under H0 (no ties) for sample sizes m and n, exact: the null counts of U are the
+ * coefficients of the Gaussian binomial [m+n choose m]_q = Π_{i=1..m} (1 − q^(n+i)) / (1 − q^i)
+ * (Mann & Whitney 1947; Andrews, "The Theory of Partitions", 3.3), built one factor at a time in
+ * BigInt (every partial product is itself a Gaussian binomial, so each division is exact).
+ * O(min(m,n)² · max(m,n)) time and O(m·n) memory.
  */
 export function mannWhitneyExactSf(k: number, m: number, n: number): number {
   if (m > n) return mannWhitneyExactSf(k, n, m);
   if (k <= 0) return 1;
   if (k > m * n) return 0;
-  // prev[j] = distribution for (i − 1, j); cur[j] for (i, j).
-  let prev: Float64Array[] = [];
-  for (let j = 0; j <= n; j++) prev.push(Float64Array.of(1));
+  let poly: bigint[] = [1n];
   for (let i = 1; i <= m; i++) {
-    const cur: Float64Array[] = [Float64Array.of(1)];
-    for (let j = 1; j <= n; j++) {
-      const dist = new Float64Array(i * j + 1);
-      const left = prev[j]!; // (i − 1, j): shifted by j
-      const down = cur[j - 1]!; // (i, j − 1)
-      const wl = i / (i + j);
-      const wd = j / (i + j);
-      for (let t = 0; t < left.length; t++) dist[t + j]! += wl * left[t]!;
-      for (let t = 0; t < down.length; t++) dist[t]! += wd * down[t]!;
-      cur.push(dist);
+    // × (1 − q^(n+i)), then ÷ (1 − q^i): degree (i − 1)·n → i·n.
+    const shift = n + i;
+    const times = new Array<bigint>(poly.length + shift).fill(0n);
+    for (let t = 0; t < poly.length; t++) {
+      times[t]! += poly[t]!;
+      times[t + shift]! -= poly[t]!;
     }
-    prev = cur;
+    const next = new Array<bigint>(i * n + 1);
+    for (let t = 0; t < next.length; t++) next[t] = times[t]! + (t >= i ? next[t - i]! : 0n);
+    poly = next;
   }
-  const dist = prev[n]!;
-  // Sum the smaller tail: P(U ≥ k) = P(U ≤ mn − k) by symmetry (scipy sums from the left too).
-  let s = 0;
-  for (let t = 0; t <= m * n - k; t++) s += dist[t]!;
-  return Math.min(1, s);
+  // P(U ≥ k) = P(U ≤ mn − k) by symmetry: sum from the left, as scipy does.
+  let tail = 0n;
+  let total = 0n;
+  for (let t = 0; t < poly.length; t++) {
+    total += poly[t]!;
+    if (t <= m * n - k) tail += poly[t]!;
+  }
+  return Math.min(1, bigRatio(tail, total));
 }
 
 export interface MannWhitneyResult {
