@@ -4,6 +4,7 @@ import {
   type CompositionFeatures,
   compareComposition,
   compositionFeatures,
+  compositionOfRecord,
   SHOT_THRESHOLDS,
   saliencyBox,
   saliencyExtractor,
@@ -162,6 +163,51 @@ describe('per-image composition', () => {
     assert.throws(
       () => compositionFeatures({ width: 0, height: 10 }, [], null),
       (e: unknown) => hasCode(e, 'INPUT_INVALID'),
+    );
+  });
+});
+
+describe('composition of an image-pass record', () => {
+  const ref = {
+    key: 'm:1',
+    modelId: 1,
+    versionId: 1,
+    imageId: 1,
+    url: 'https://example.invalid/1.png',
+    prompt: null,
+    width: 800,
+    height: 400,
+  };
+  const ok = (features: Record<string, unknown>, failed: Record<string, string> = {}) => ({
+    ref,
+    status: 'ok' as const,
+    width: 800,
+    height: 400,
+    features,
+    failed,
+    cached: false,
+  });
+
+  it('reads the faces and saliency features', () => {
+    const faces = {
+      faces: [{ box: { x: 400, y: 100, w: 160, h: 200 }, kind: 'photo', score: 0.9 }],
+      detectors: ['yunet'],
+    };
+    const f = compositionOfRecord(ok({ faces, saliency: null }));
+    assert.equal(f?.source, 'face');
+    assert.deepEqual(f?.centre, { x: 0.6, y: 0.5 });
+    const s = compositionOfRecord(
+      ok({ faces: { faces: [], detectors: [] }, saliency: { x: 0, y: 0, w: 0.5, h: 0.5, contrast: 2 } }),
+    );
+    assert.equal(s?.source, 'saliency');
+    assert.equal(s?.shot, 'none');
+  });
+
+  it('is undefined when the faces extractor failed or the image was skipped (shot unknown, not "none")', () => {
+    assert.equal(compositionOfRecord(ok({ saliency: null }, { faces: 'model missing' })), undefined);
+    assert.equal(
+      compositionOfRecord({ ref, status: 'skipped', reason: 'decode-error', detail: 'x' }),
+      undefined,
     );
   });
 });

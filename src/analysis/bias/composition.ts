@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../errors.ts';
-import type { ImageFeatureExtractor } from '../images/features.ts';
+import type { ImageFeatureExtractor, ImageFeatureRecord } from '../images/features.ts';
 import type { RawImage } from '../images/pil-resample.ts';
 import { bootstrapMeanDiffCi, DEFAULT_RESAMPLES } from '../stats/bootstrap.ts';
 import { shotTypeTest } from '../stats/contingency.ts';
@@ -314,6 +314,36 @@ function normaliseSaliency(s: SaliencyBox): NormalisedBox {
   const x0 = clamp01(s.x);
   const y0 = clamp01(s.y);
   return { x: x0, y: y0, w: clamp01(s.x + s.w) - x0, h: clamp01(s.y + s.h) - y0 };
+}
+
+/** What composition reads from the `faces` extractor's value (h2's FaceResult: boxes in pixels and kinds). */
+const FacesFeature = z.object({
+  faces: z.array(
+    z.object({
+      box: z.object({ x: z.number(), y: z.number(), w: z.number(), h: z.number() }),
+      kind: z.enum(['photo', 'anime']),
+    }),
+  ),
+});
+
+/**
+ * Composition of one image-pass record from its `faces` and `saliency` features. undefined when the
+ * record is not ok or has no valid `faces` value (the faces extractor did not run or failed: the shot
+ * type would be unknown, not "no person"); a missing saliency value counts as no saliency box.
+ */
+export function compositionOfRecord(
+  record: ImageFeatureRecord,
+  names: { faces: string; saliency: string } = { faces: 'faces', saliency: saliencyExtractor.name },
+): CompositionFeatures | undefined {
+  if (record.status !== 'ok') return undefined;
+  const faces = FacesFeature.safeParse(record.features[names.faces]);
+  if (!faces.success) return undefined;
+  const saliency = SaliencyBox.safeParse(record.features[names.saliency]);
+  return compositionFeatures(
+    { width: record.width, height: record.height },
+    faces.data.faces,
+    saliency.success ? saliency.data : null,
+  );
 }
 
 // --- model vs reference -----------------------------------------------------------------------------
