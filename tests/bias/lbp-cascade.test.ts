@@ -23,7 +23,12 @@ import { needsShared, sharedPath } from '../support/requirements.ts';
 interface RefCase {
   image: string;
   kind: string;
-  params: { scaleFactor: number; minNeighbors: number; minSize: [number, number] };
+  params: {
+    scaleFactor: number;
+    minNeighbors: number;
+    minSize: [number, number];
+    maxSize?: [number, number];
+  };
   boxes: [number, number, number, number][];
   raw?: boolean;
 }
@@ -219,6 +224,7 @@ describe('anime cascade matches OpenCV detectMultiScale', needsShared(), () => {
         scaleFactor: c.params.scaleFactor,
         minNeighbors: c.params.minNeighbors,
         minSize: { width: c.params.minSize[0], height: c.params.minSize[1] },
+        ...(c.params.maxSize ? { maxSize: { width: c.params.maxSize[0], height: c.params.maxSize[1] } } : {}),
       });
       assert.equal(found.length, c.boxes.length, `count: ${JSON.stringify(found.map(toArray))}`);
       if (c.raw) {

@@ -474,14 +474,20 @@ export function cascadeScales(
     if (w < minSize.width || h < minSize.height) continue;
     scales.push(f);
   }
-  if (
-    scales.length === 0 &&
-    all.length > 0 &&
-    minSize.width === maxSize.width &&
-    minSize.height === maxSize.height
-  ) {
-    const f = Math.fround(minSize.width / cascade.width);
-    if (f >= 1) scales.push(f);
+  if (scales.length === 0 && all.length > 0) {
+    // No scale inside [minSize, maxSize] (e.g. minSize == maxSize between two scales): OpenCV scans the
+    // one whose window is closest to minSize (squared distance; the first on ties).
+    let best = 0;
+    let bestD = Number.POSITIVE_INFINITY;
+    all.forEach((f, i) => {
+      const dw = minSize.width - cvRound(Math.fround(cascade.width * f));
+      const dh = minSize.height - cvRound(Math.fround(cascade.height * f));
+      if (dw * dw + dh * dh < bestD) {
+        bestD = dw * dw + dh * dh;
+        best = i;
+      }
+    });
+    scales.push(all[best]!);
   }
   return scales;
 }
