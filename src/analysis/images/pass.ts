@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import type { ModelRecord } from '../civitai/record.ts';
 import { AppError, ErrorCode, isAppError } from '../errors.ts';
 import { type Logger, type ProgressListener, silentLogger } from '../ports.ts';
 import { CLIP_IMAGE_SIZE } from './clip-preprocess.ts';
@@ -228,6 +229,8 @@ export function startImagePass(options: ImagePassOptions): ImagePass {
 
   const processImage = async (job: Job, active: readonly PassExtractor[]): Promise<void> => {
     const { ref } = job;
+    // No extractor can run here (e.g. no CLIP model files): nothing is downloaded or decoded.
+    if (active.length === 0) return;
     const isFile = ref.url.startsWith('file:');
     const url = isFile
       ? ref.url
@@ -389,6 +392,29 @@ export function startImagePass(options: ImagePassOptions): ImagePass {
       await settle().catch(() => undefined);
     },
   };
+}
+
+/** `SampleImageRef.key` of a Civitai sample image. */
+export function sampleImageKey(modelId: number, imageId: number): string {
+  return `${modelId}:${imageId}`;
+}
+
+/** The still sample images of a crawled model (videos are not decoded), in record order. */
+export function sampleImageRefs(record: ModelRecord): SampleImageRef[] {
+  return record.versions.flatMap((v) =>
+    v.images
+      .filter((im) => im.kind === 'image')
+      .map((im) => ({
+        key: sampleImageKey(record.id, im.id),
+        modelId: record.id,
+        versionId: v.id,
+        imageId: im.id,
+        url: im.url,
+        prompt: im.prompt,
+        width: im.width ?? null,
+        height: im.height ?? null,
+      })),
+  );
 }
 
 /** Run the pass over a fixed set of images (and reference images) and wait for it. */
