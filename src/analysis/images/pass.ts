@@ -216,7 +216,8 @@ export function startImagePass(options: ImagePassOptions): ImagePass {
     if (value.status === 'skipped') stats.skipped += 1;
     done += 1;
     options.onEvent?.({ kind: 'done', key: job.ref.key, record: value });
-    options.onProgress?.({ stage: 'images', done, total: added, message: job.ref.key });
+    // A sub-stage of the crawl for the progress line (it runs while models are still being fetched).
+    options.onProgress?.({ stage: 'images', done, total: added, message: `image pass ${done}/${added}` });
   };
 
   const readCached = async (url: string, e: { name: string; version: string; schema?: z.ZodType }) => {
