@@ -19,7 +19,12 @@ import {
   runImagePass,
   startImagePass,
 } from '../../src/analysis/images/pass.ts';
-import { memoryImageFeatureCache } from '../../src/storage/image-feature-cache.ts';
+import { openStorage } from '../../src/storage/backend.ts';
+import {
+  imageFeatureKey,
+  keyvImageFeatureCache,
+  memoryImageFeatureCache,
+} from '../../src/storage/image-feature-cache.ts';
 import { closeLocal, listenLocal } from '../support/local-server.ts';
 
 // Real encoded images (sharp-generated PNG/JPEG) served on loopback; the pass fetches, decodes and
@@ -288,5 +293,21 @@ describe('the one image pass', () => {
       ),
       (e: unknown) => hasCode(e, 'ABORTED'),
     );
+  });
+
+  test('the Keyv feature cache round-trips values and reads a foreign or corrupt entry as missing', async () => {
+    const storage = openStorage('memory://');
+    try {
+      const keyv = storage.keyv('image-features-test');
+      const cache = keyvImageFeatureCache(keyv);
+      await cache.set('https://x/a.jpeg', 'red', '1', [1, 2, 3]);
+      assert.deepEqual(await cache.get('https://x/a.jpeg', 'red', '1'), [1, 2, 3]);
+      assert.equal(await cache.get('https://x/a.jpeg', 'red', '2'), undefined);
+      assert.equal(await cache.get('https://x/b.jpeg', 'red', '1'), undefined);
+      await keyv.set(`v1:${imageFeatureKey('https://x/a.jpeg', 'red', '1')}`, { junk: true });
+      assert.equal(await cache.get('https://x/a.jpeg', 'red', '1'), undefined);
+    } finally {
+      await storage.close();
+    }
   });
 });
