@@ -37,6 +37,7 @@ const values = (faces: readonly Face[], get: (f: Face) => number | null): number
     const v = get(f);
     return v !== null && Number.isFinite(v) ? [v] : [];
   });
+const isConstant = (x: readonly number[]): boolean => x.every((v) => v === x[0]);
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /**
@@ -77,7 +78,8 @@ export function compareFaces(
       return;
     }
     const refMean = b.reduce((s, v) => s + v, 0) / b.length;
-    const g = hedgesG(a, b);
+    // Constant on both sides: rounding in the variance would turn "no spread" into a huge finite g.
+    const g = isConstant(a) && isConstant(b) ? (a[0] === b[0] ? 0 : Number.NaN) : hedgesG(a, b);
     if (refMean === 0 || !Number.isFinite(g)) {
       skipped.push(`${key} (reference mean 0 or no spread)`);
       return;
