@@ -17,6 +17,7 @@ import {
   createYunetDetector,
   type FaceDetector,
 } from '../src/analysis/bias/faces/detectors.ts';
+import { detectPhotoFaces, openPhotoFaceModels } from '../src/analysis/bias/faces/index.ts';
 import { iou } from '../src/analysis/bias/faces/nms.ts';
 import { imageToTensor } from '../src/analysis/bias/faces/resample.ts';
 import { FACE_MODEL_FILES } from '../src/analysis/bias/faces/session.ts';
@@ -206,6 +207,17 @@ async function main(): Promise<void> {
   combine('yunet@0.8', 'mediapipe-full');
   combine('yunet@0.8', 'ultraface-rfb-320');
   combine('yunet@0.8', 'mediapipe-short');
+  // The product pipeline (src/analysis/bias/faces/index.ts): MediaPipe additions need FaceMesh's confirmation.
+  const product = await openPhotoFaceModels(dir);
+  const pdets: Detection[][] = [];
+  const pms: number[] = [];
+  for (const s of samples) {
+    const t0 = performance.now();
+    pdets.push((await detectPhotoFaces(s.image, product)).map((f) => f.detection));
+    pms.push(performance.now() - t0);
+  }
+  await product.close();
+  results.set('product: yunet@0.8 ∪ mediapipe-full (FaceMesh-confirmed)', { dets: pdets, ms: pms });
   const groups = [...new Set(samples.map((s) => s.group))];
   const rows: Row[] = [];
   for (const [name, r] of results) {

@@ -1,13 +1,21 @@
 /**
- * The `faces` image feature extractor: YuNet finds faces (real photos, and many SD anime faces too),
- * Peppa 68-point landmarks give each one its geometry, and the anime LBP cascade, when given, adds the
- * faces YuNet missed as kind 'anime' (boxes only). Why these models: docs/faces.md (measured).
+ * The `faces` image feature extractor: YuNet finds faces (real photos, and many SD anime faces too);
+ * MediaPipe full-range adds the faces YuNet missed when FaceMesh confirms them (presence ≥ 0.5); Peppa
+ * 68-point landmarks give each face its geometry; the anime LBP cascade, when given, adds the faces both
+ * missed as kind 'anime' (boxes only). Why these models and thresholds: docs/faces.md (measured).
  */
 import { fileURLToPath } from 'node:url';
 import type { ImageFeatureExtractor } from '../../images/features.ts';
 import type { RawImage } from '../../images/pil-resample.ts';
 import { type Logger, silentLogger } from '../../ports.ts';
-import { createPeppaLandmarks, createYunetDetector, type FaceDetector, type LandmarkModel } from './detectors.ts';
+import {
+  createFaceMeshLandmarks,
+  createMediapipeDetector,
+  createPeppaLandmarks,
+  createYunetDetector,
+  type FaceDetector,
+  type LandmarkModel,
+} from './detectors.ts';
 import { faceGeometry } from './geometry.ts';
 import { iou } from './nms.ts';
 import { type Detection, type Face, type FaceBox, FaceResult } from './types.ts';
@@ -19,11 +27,15 @@ export const DEFAULT_FACE_MODEL_DIR = fileURLToPath(new URL('../../../../assets/
 
 /** YuNet score threshold (√(cls·obj)); 0.8 removed every false positive on the measured sets at equal recall. */
 export const YUNET_THRESHOLD = 0.8;
-/** An anime box overlapping a photo face at least this much (IoU) is the same face. */
+/** MediaPipe full-range sigmoid threshold (MediaPipe's default min_detection_confidence). */
+export const MEDIAPIPE_THRESHOLD = 0.5;
+/** FaceMesh face-presence (sigmoid) a MediaPipe-only face needs: measured ≥ 0.999 on true faces, ≤ 0.001 on false ones. */
+export const FACEMESH_PRESENCE = 0.5;
+/** A box overlapping a face already found at least this much (IoU) is the same face. */
 export const ANIME_OVERLAP_IOU = 0.3;
 
 /** Bump when the output for the same image can change (models, thresholds, geometry). */
-export const FACES_VERSION = `faces-1;yunet-n@${YUNET_THRESHOLD};peppa-68`;
+export const FACES_VERSION = `faces-1;yunet-n@${YUNET_THRESHOLD};mediapipe-full@${MEDIAPIPE_THRESHOLD}+facemesh@${FACEMESH_PRESENCE};peppa-68`;
 
 /** The anime-face detector (LBP cascade) as src/analysis/bias/faces/anime.ts provides it. */
 export interface AnimeFaceDetector {
@@ -62,20 +74,73 @@ export function combineFaces(photo: readonly Face[], animeBoxes: readonly FaceBo
   return [...photo, ...extra];
 }
 
+/** The open models of the photo pipeline. */
+export interface PhotoFaceModels {
+  yunet: FaceDetector;
+  mediapipe: FaceDetector;
+  mesh: { presence(image: RawImage, box: FaceBox): Promise<number> };
+  landmarks: LandmarkModel;
+}
+
+/**
+ * Photo-detector faces of one image: every YuNet face, plus each MediaPipe full-range face that overlaps
+ * no YuNet face (IoU < 0.3) and that FaceMesh confirms (presence ≥ 0.5).
+ */
+export async function detectPhotoFaces(
+  image: RawImage,
+  models: Pick<PhotoFaceModels, 'yunet' | 'mediapipe' | 'mesh'>,
+): Promise<Array<{ detection: Detection; detector: string }>> {
+  const found = (await models.yunet.detect(image)).map((detection) => ({ detection, detector: models.yunet.name }));
+  for (const d of await models.mediapipe.detect(image)) {
+    if (found.some((f) => iou(f.detection.box, d.box) >= ANIME_OVERLAP_IOU)) continue;
+    if ((await models.mesh.presence(image, d.box)) >= FACEMESH_PRESENCE) {
+      found.push({ detection: d, detector: models.mediapipe.name });
+    }
+  }
+  return found;
+}
+
 /** Detect and measure the faces of one image with already-open models. */
 export async function detectFaces(
   image: RawImage,
-  detector: FaceDetector,
-  landmarks: LandmarkModel,
+  models: PhotoFaceModels,
   anime: AnimeFaceDetector | null,
 ): Promise<FaceResult> {
   const faces: Face[] = [];
-  for (const d of await detector.detect(image)) {
-    faces.push(photoFace(d, detector.name, await landmarks.landmarks(image, d.box)));
+  for (const { detection, detector } of await detectPhotoFaces(image, models)) {
+    faces.push(photoFace(detection, detector, await models.landmarks.landmarks(image, detection.box)));
   }
-  const detectors = [detector.name, landmarks.name];
+  const detectors = [models.yunet.name, models.mediapipe.name, models.landmarks.name];
   if (anime === null) return { faces, detectors };
   return { faces: combineFaces(faces, anime.detect(image)), detectors: [...detectors, 'lbp-animeface'] };
+}
+
+/** Open every model of the photo pipeline (closing what opened when one fails). */
+export async function openPhotoFaceModels(dir: string, threads = 1): Promise<PhotoFaceModels & { close(): Promise<void> }> {
+  const opened: Array<{ close(): Promise<void> }> = [];
+  const open = async <T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> => {
+    const m = await p;
+    opened.push(m);
+    return m;
+  };
+  try {
+    const yunet = await open(createYunetDetector(dir, { threshold: YUNET_THRESHOLD, threads }));
+    const mediapipe = await open(createMediapipeDetector(dir, 'full', { threshold: MEDIAPIPE_THRESHOLD, threads }));
+    const mesh = await open(createFaceMeshLandmarks(dir, { threads }));
+    const landmarks = await open(createPeppaLandmarks(dir, { threads }));
+    return {
+      yunet,
+      mediapipe,
+      mesh,
+      landmarks,
+      close: async () => {
+        await Promise.all(opened.map((m) => m.close()));
+      },
+    };
+  } catch (error) {
+    await Promise.all(opened.map((m) => m.close()));
+    throw error;
+  }
 }
 
 /**
@@ -87,24 +152,14 @@ export async function createFaceExtractor(
 ): Promise<ImageFeatureExtractor<FaceResult>> {
   const dir = options.modelDir ?? DEFAULT_FACE_MODEL_DIR;
   const logger = options.logger ?? silentLogger;
-  const threads = options.threads ?? 1;
-  const detector = await createYunetDetector(dir, { threshold: YUNET_THRESHOLD, threads });
-  let landmarks: LandmarkModel;
-  try {
-    landmarks = await createPeppaLandmarks(dir, { threads });
-  } catch (error) {
-    await detector.close();
-    throw error;
-  }
+  const models = await openPhotoFaceModels(dir, options.threads ?? 1);
   const anime = options.animeDetector ?? null;
   logger.debug({ dir, anime: anime !== null, version: FACES_VERSION }, 'face models loaded');
   return {
     name: 'faces',
     version: anime === null ? FACES_VERSION : `${FACES_VERSION};lbp-animeface`,
     schema: FaceResult,
-    extract: (image) => detectFaces(image, detector, landmarks, anime),
-    async close() {
-      await Promise.all([detector.close(), landmarks.close()]);
-    },
+    extract: (image) => detectFaces(image, models, anime),
+    close: () => models.close(),
   };
 }
