@@ -71,8 +71,11 @@ async function lfwCrops(): Promise<Float64Array[]> {
   const buf = await readFile(join(SKIMAGE_DATA, 'lfw_subset.npy'));
   const headerLen = buf.readUInt16LE(8);
   const header = buf.subarray(10, 10 + headerLen).toString('latin1');
-  if (!header.includes("'<f8'") || !header.includes('(200, 25, 25)')) throw new Error(`unexpected npy ${header}`);
-  const data = new Float64Array(buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length));
+  if (!header.includes("'<f8'") || !header.includes('(200, 25, 25)'))
+    throw new Error(`unexpected npy ${header}`);
+  const data = new Float64Array(
+    buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length),
+  );
   return Array.from({ length: 200 }, (_, i) => data.subarray(i * 625, (i + 1) * 625));
 }
 
@@ -84,7 +87,15 @@ function lfwImage(crop: Float64Array): RawImage {
   const S = 300;
   const t = imageToTensor(
     { data: grey, width: 25, height: 25, channels: 3 },
-    { rect: { x: -25, y: -25, w: 75, h: 75 }, outW: S, outH: S, order: 'rgb', scale: 1, offset: 0, fill: 128 },
+    {
+      rect: { x: -25, y: -25, w: 75, h: 75 },
+      outW: S,
+      outH: S,
+      order: 'rgb',
+      scale: 1,
+      offset: 0,
+      fill: 128,
+    },
   );
   const data = new Uint8Array(S * S * 3);
   for (let p = 0; p < S * S; p++) for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.round(t[c * S * S + p]!);
@@ -98,13 +109,23 @@ export async function loadSamples(options: { lfw?: boolean } = {}): Promise<Samp
   };
   const samples: Sample[] = [];
   for (const [name, n] of Object.entries(truth.skimage)) {
-    samples.push({ group: 'photo (skimage)', name, truth: n, image: await decodeFile(join(SKIMAGE_DATA, name)) });
+    samples.push({
+      group: 'photo (skimage)',
+      name,
+      truth: n,
+      image: await decodeFile(join(SKIMAGE_DATA, name)),
+    });
   }
   if (options.lfw ?? true) {
     const crops = await lfwCrops();
-    crops.forEach((c, i) =>
-      samples.push({ group: 'photo (LFW crops)', name: `lfw-${i}`, truth: i < 100 ? 1 : 0, image: lfwImage(c) }),
-    );
+    crops.forEach((c, i) => {
+      samples.push({
+        group: 'photo (LFW crops)',
+        name: `lfw-${i}`,
+        truth: i < 100 ? 1 : 0,
+        image: lfwImage(c),
+      });
+    });
   }
   const index = (await readFile(join(SHARED, 'fixtures/images/index.jsonl'), 'utf8'))
     .split('\n')
@@ -173,7 +194,9 @@ function score(detector: string, group: string, samples: Sample[], found: number
 }
 
 async function main(): Promise<void> {
-  const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : undefined;
+  const jsonOut = process.argv.includes('--json')
+    ? process.argv[process.argv.indexOf('--json') + 1]
+    : undefined;
   const dir = await candidateModelDir();
   const samples = await loadSamples();
   const detectors: FaceDetector[] = [
@@ -186,7 +209,16 @@ async function main(): Promise<void> {
     await createMediapipeDetector(dir, 'short'),
     await createMediapipeDetector(dir, 'full'),
   ];
-  const names = ['yunet@0.6', 'yunet@0.8', 'yunet@0.9', 'ultraface-rfb-320', 'ultraface-slim-320', 'ultraface-rfb-640', 'mediapipe-short', 'mediapipe-full'];
+  const names = [
+    'yunet@0.6',
+    'yunet@0.8',
+    'yunet@0.9',
+    'ultraface-rfb-320',
+    'ultraface-slim-320',
+    'ultraface-rfb-640',
+    'mediapipe-short',
+    'mediapipe-full',
+  ];
   const results = new Map<string, { dets: Detection[][]; ms: number[] }>();
   for (const [k, det] of detectors.entries()) {
     const dets: Detection[][] = [];
@@ -202,7 +234,10 @@ async function main(): Promise<void> {
   const combine = (a: string, b: string): void => {
     const x = results.get(a)!;
     const y = results.get(b)!;
-    results.set(`${a} ∪ ${b}`, { dets: x.dets.map((d, i) => union(d, y.dets[i]!)), ms: x.ms.map((m, i) => m + y.ms[i]!) });
+    results.set(`${a} ∪ ${b}`, {
+      dets: x.dets.map((d, i) => union(d, y.dets[i]!)),
+      ms: x.ms.map((m, i) => m + y.ms[i]!),
+    });
   };
   combine('yunet@0.8', 'mediapipe-full');
   combine('yunet@0.8', 'ultraface-rfb-320');
@@ -223,11 +258,21 @@ async function main(): Promise<void> {
   for (const [name, r] of results) {
     for (const g of groups) {
       const idx = samples.flatMap((s, i) => (s.group === g ? [i] : []));
-      rows.push(score(name, g, idx.map((i) => samples[i]!), idx.map((i) => r.dets[i]!.length), idx.map((i) => r.ms[i]!)));
+      rows.push(
+        score(
+          name,
+          g,
+          idx.map((i) => samples[i]!),
+          idx.map((i) => r.dets[i]!.length),
+          idx.map((i) => r.ms[i]!),
+        ),
+      );
     }
   }
   const f = (v: number, d = 2): string => (Number.isNaN(v) ? '–' : v.toFixed(d));
-  console.log('| detector | set | images | faces | found | recall | precision | images with a face found | median ms/image |');
+  console.log(
+    '| detector | set | images | faces | found | recall | precision | images with a face found | median ms/image |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(

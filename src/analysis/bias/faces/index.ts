@@ -58,18 +58,36 @@ const allFinite = (points: readonly [number, number][]): boolean =>
 /** A photo-detector face with its landmarks (null when the landmark model gave non-finite values). */
 export function photoFace(d: Detection, detector: string, landmarks: [number, number][] | null): Face {
   const lm = landmarks !== null && allFinite(landmarks) ? landmarks : d.keypoints;
-  return { box: d.box, score: d.score, detector, kind: 'photo', landmarks: lm, geometry: faceGeometry(d.box, lm) };
+  return {
+    box: d.box,
+    score: d.score,
+    detector,
+    kind: 'photo',
+    landmarks: lm,
+    geometry: faceGeometry(d.box, lm),
+  };
 }
 
 /**
  * Add the anime boxes that overlap no photo face (IoU < 0.3) as kind 'anime' faces: no landmarks, so only
  * the box aspect is measured (their geometry ratios are null). Anime boxes carry no score: 1.
  */
-export function combineFaces(photo: readonly Face[], animeBoxes: readonly FaceBox[], detector = 'lbp-animeface'): Face[] {
+export function combineFaces(
+  photo: readonly Face[],
+  animeBoxes: readonly FaceBox[],
+  detector = 'lbp-animeface',
+): Face[] {
   const extra = animeBoxes
     .filter((b) => photo.every((f) => iou(f.box, b) < ANIME_OVERLAP_IOU))
     .map(
-      (box): Face => ({ box, score: 1, detector, kind: 'anime', landmarks: null, geometry: faceGeometry(box, null) }),
+      (box): Face => ({
+        box,
+        score: 1,
+        detector,
+        kind: 'anime',
+        landmarks: null,
+        geometry: faceGeometry(box, null),
+      }),
     );
   return [...photo, ...extra];
 }
@@ -90,7 +108,10 @@ export async function detectPhotoFaces(
   image: RawImage,
   models: Pick<PhotoFaceModels, 'yunet' | 'mediapipe' | 'mesh'>,
 ): Promise<Array<{ detection: Detection; detector: string }>> {
-  const found = (await models.yunet.detect(image)).map((detection) => ({ detection, detector: models.yunet.name }));
+  const found = (await models.yunet.detect(image)).map((detection) => ({
+    detection,
+    detector: models.yunet.name,
+  }));
   for (const d of await models.mediapipe.detect(image)) {
     if (found.some((f) => iou(f.detection.box, d.box) >= ANIME_OVERLAP_IOU)) continue;
     if ((await models.mesh.presence(image, d.box)) >= FACEMESH_PRESENCE) {
@@ -116,7 +137,10 @@ export async function detectFaces(
 }
 
 /** Open every model of the photo pipeline (closing what opened when one fails). */
-export async function openPhotoFaceModels(dir: string, threads = 1): Promise<PhotoFaceModels & { close(): Promise<void> }> {
+export async function openPhotoFaceModels(
+  dir: string,
+  threads = 1,
+): Promise<PhotoFaceModels & { close(): Promise<void> }> {
   const opened: Array<{ close(): Promise<void> }> = [];
   const open = async <T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> => {
     const m = await p;
@@ -125,7 +149,9 @@ export async function openPhotoFaceModels(dir: string, threads = 1): Promise<Pho
   };
   try {
     const yunet = await open(createYunetDetector(dir, { threshold: YUNET_THRESHOLD, threads }));
-    const mediapipe = await open(createMediapipeDetector(dir, 'full', { threshold: MEDIAPIPE_THRESHOLD, threads }));
+    const mediapipe = await open(
+      createMediapipeDetector(dir, 'full', { threshold: MEDIAPIPE_THRESHOLD, threads }),
+    );
     const mesh = await open(createFaceMeshLandmarks(dir, { threads }));
     const landmarks = await open(createPeppaLandmarks(dir, { threads }));
     return {
