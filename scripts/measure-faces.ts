@@ -11,13 +11,18 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createAnimeFaceDetector } from '../src/analysis/bias/faces/anime.ts';
 import {
   createMediapipeDetector,
   createUltrafaceDetector,
   createYunetDetector,
   type FaceDetector,
 } from '../src/analysis/bias/faces/detectors.ts';
-import { detectPhotoFaces, openPhotoFaceModels } from '../src/analysis/bias/faces/index.ts';
+import {
+  ANIME_OVERLAP_IOU,
+  detectPhotoFaces,
+  openPhotoFaceModels,
+} from '../src/analysis/bias/faces/index.ts';
 import { iou } from '../src/analysis/bias/faces/nms.ts';
 import { imageToTensor } from '../src/analysis/bias/faces/resample.ts';
 import { FACE_MODEL_FILES } from '../src/analysis/bias/faces/session.ts';
@@ -39,6 +44,7 @@ export const SHARED_FACE_MODELS: Record<string, string> = {
   [FACE_MODEL_FILES.mediapipeFull]: 'face-mediapipe/face_detection_full_range.onnx',
   [FACE_MODEL_FILES.facemesh]: 'face-mediapipe/face_landmark.onnx',
   [FACE_MODEL_FILES.peppa68]: 'face-landmarks/slim_160_latest.onnx',
+  'lbpcascade_animeface.xml': 'anime-face/lbpcascade_animeface.xml',
 };
 
 /** A temp folder linking every candidate model from ../shared/models under its product file name. */
@@ -252,7 +258,24 @@ async function main(): Promise<void> {
     pms.push(performance.now() - t0);
   }
   await product.close();
-  results.set('product: yunet@0.8 ∪ mediapipe-full (FaceMesh-confirmed)', { dets: pdets, ms: pms });
+  results.set('photo pipeline: yunet@0.8 ∪ mediapipe-full (FaceMesh-confirmed)', { dets: pdets, ms: pms });
+  // The anime LBP cascade alone, and the whole product: photo pipeline + anime boxes overlapping no photo face.
+  const anime = await createAnimeFaceDetector(dir);
+  const adets: Detection[][] = [];
+  const ams: number[] = [];
+  for (const s of samples) {
+    const t0 = performance.now();
+    adets.push(anime.detect(s.image).map((box) => ({ box, score: 1, keypoints: null })));
+    ams.push(performance.now() - t0);
+  }
+  results.set('lbp-animeface', { dets: adets, ms: ams });
+  results.set('product: photo pipeline + lbp-animeface (IoU < 0.3)', {
+    dets: pdets.map((d, i) => [
+      ...d,
+      ...adets[i]!.filter((a) => d.every((k) => iou(k.box, a.box) < ANIME_OVERLAP_IOU)),
+    ]),
+    ms: pms.map((m, i) => m + ams[i]!),
+  });
   const groups = [...new Set(samples.map((s) => s.group))];
   const rows: Row[] = [];
   for (const [name, r] of results) {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { ImageFeatureExtractor } from '../../images/features.ts';
 import type { RawImage } from '../../images/pil-resample.ts';
 import { type Logger, silentLogger } from '../../ports.ts';
+import { createAnimeFaceDetector } from './anime.ts';
 import {
   createFaceMeshLandmarks,
   createMediapipeDetector,
@@ -42,11 +43,15 @@ export interface AnimeFaceDetector {
   detect(image: RawImage): FaceBox[];
 }
 
+/** Options of createFaceExtractor. */
 export interface FaceExtractorOptions {
   /** Folder with the face models (default: the package's assets/models). */
   modelDir?: string;
   logger?: Logger;
-  /** Anime-face detector whose boxes are added where no photo face overlaps; none → photo faces only. */
+  /**
+   * Anime-face detector whose boxes are added where no photo face overlaps. Default: the lbpcascade_animeface
+   * detector from `modelDir`; null → photo faces only.
+   */
   animeDetector?: AnimeFaceDetector | null;
   /** onnxruntime intra-op threads per session (default 1: images run in parallel upstream). */
   threads?: number;
@@ -179,7 +184,13 @@ export async function createFaceExtractor(
   const dir = options.modelDir ?? DEFAULT_FACE_MODEL_DIR;
   const logger = options.logger ?? silentLogger;
   const models = await openPhotoFaceModels(dir, options.threads ?? 1);
-  const anime = options.animeDetector ?? null;
+  let anime: AnimeFaceDetector | null;
+  try {
+    anime = options.animeDetector === undefined ? await createAnimeFaceDetector(dir) : options.animeDetector;
+  } catch (error) {
+    await models.close();
+    throw error;
+  }
   logger.debug({ dir, anime: anime !== null, version: FACES_VERSION }, 'face models loaded');
   return {
     name: 'faces',
