@@ -91,10 +91,36 @@ describe('faces extractor on real photos (skimage)', needsSkimage(), () => {
     assert.ok(g.jawWidthRatio! > 0.5 && g.jawWidthRatio! < 1, `jaw ${g.jawWidthRatio}`);
     assert.ok(Math.abs(g.rollDeg!) < 15, `roll ${g.rollDeg}`);
     assert.ok(g.boxAspect > 0.7 && g.boxAspect < 1.5, `aspect ${g.boxAspect}`);
-    assert.deepEqual(r.detectors, ['yunet', 'mediapipe-full', 'peppa-68']);
+    assert.deepEqual(r.detectors, ['yunet', 'mediapipe-full', 'peppa-68', 'lbp-animeface']);
   });
 
-  it('finds the cameraman and no face in the cat, coffee, rocket and coins photos', async () => {
+  it('adds an anime box only where no face was found and FaceMesh sees a face', async () => {
+    const image = await decodeFile(join(SKIMAGE, 'astronaut.png'));
+    const boxes = [
+      { x: 185, y: 60, w: 90, h: 115 }, // the astronaut's face, already found by YuNet
+      { x: 380, y: 380, w: 100, h: 100 }, // background: FaceMesh presence is low
+    ];
+    const withFake = await createFaceExtractor({ animeDetector: { detect: () => boxes } });
+    try {
+      const r = await withFake.extract(image, ref('a'));
+      assert.deepEqual(
+        r.faces.map((f) => f.kind),
+        ['photo'],
+      );
+      const off = await createFaceExtractor({ animeDetector: null });
+      try {
+        const plain = await off.extract(image, ref('a'));
+        assert.deepEqual(plain.detectors, ['yunet', 'mediapipe-full', 'peppa-68']);
+        assert.notEqual(off.version, withFake.version);
+      } finally {
+        await off.close?.();
+      }
+    } finally {
+      await withFake.close?.();
+    }
+  });
+
+  it('finds the cameraman and no face in the cat, coffee, rocket and coins photos (the cascade fires on coins)', async () => {
     const counts: Record<string, number> = {};
     for (const name of ['camera.png', 'chelsea.png', 'coffee.png', 'rocket.jpg', 'coins.png']) {
       counts[name] = (await faces.extract(await decodeFile(join(SKIMAGE, name)), ref(name))).faces.length;

@@ -1,8 +1,9 @@
 /**
  * The `faces` image feature extractor: YuNet finds faces (real photos, and many SD anime faces too);
  * MediaPipe full-range adds the faces YuNet missed when FaceMesh confirms them (presence ≥ 0.5); Peppa
- * 68-point landmarks give each face its geometry; the anime LBP cascade, when given, adds the faces both
- * missed as kind 'anime' (boxes only). Why these models and thresholds: docs/faces.md (measured).
+ * 68-point landmarks give each face its geometry; the anime LBP cascade adds the faces both missed, again
+ * when FaceMesh confirms them, as kind 'anime' (boxes only). Why these models and thresholds:
+ * docs/faces.md (measured).
  */
 import { fileURLToPath } from 'node:url';
 import type { ImageFeatureExtractor } from '../../images/features.ts';
@@ -138,7 +139,13 @@ export async function detectFaces(
   }
   const detectors = [models.yunet.name, models.mediapipe.name, models.landmarks.name];
   if (anime === null) return { faces, detectors };
-  return { faces: combineFaces(faces, anime.detect(image)), detectors: [...detectors, 'lbp-animeface'] };
+  // The cascade fires on round textures too (coins, clothing): FaceMesh must see a face in each new box.
+  const confirmed: FaceBox[] = [];
+  for (const box of anime.detect(image)) {
+    if (faces.some((f) => iou(f.box, box) >= ANIME_OVERLAP_IOU)) continue;
+    if ((await models.mesh.presence(image, box)) >= FACEMESH_PRESENCE) confirmed.push(box);
+  }
+  return { faces: combineFaces(faces, confirmed), detectors: [...detectors, 'lbp-animeface'] };
 }
 
 /** Open every model of the photo pipeline (closing what opened when one fails). */
