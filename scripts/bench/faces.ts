@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createAnimeFaceDetector } from '../../src/analysis/bias/faces/anime.ts';
 import {
   createMediapipeDetector,
   createUltrafaceDetector,
@@ -86,6 +87,13 @@ export async function run(): Promise<BenchSection> {
       rows.push(row(d.name, t, faces));
       await d.close();
     }
+    const anime = await createAnimeFaceDetector(dir);
+    let animeFaces = 0;
+    const ta = await timeRuns(3, async () => {
+      animeFaces = 0;
+      for (const i of imgs) animeFaces += anime.detect(i).length;
+    });
+    rows.push(row('lbp-animeface (TS LBP cascade)', ta, animeFaces));
   } else {
     notes.push('candidate detectors skipped: ../shared/models is missing (only the product row runs)');
   }
@@ -107,7 +115,7 @@ export async function run(): Promise<BenchSection> {
         })
       ).faces.length;
   });
-  rows.push(row('product faces extractor (yunet + mediapipe-full/FaceMesh + peppa-68)', t, faces));
+  rows.push(row('product faces extractor (all stages)', t, faces));
   await extractor.close?.();
   notes.push(
     'images/s = images / median run time; candidate rows time detection only (resample + inference + decode + NMS)',
