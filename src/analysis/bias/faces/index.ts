@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { ImageFeatureExtractor } from '../../images/features.ts';
 import type { RawImage } from '../../images/pil-resample.ts';
 import { type Logger, silentLogger } from '../../ports.ts';
-import { createAnimeFaceDetector } from './anime.ts';
+import { type AnimeFaceDetector, createAnimeFaceDetector } from './anime.ts';
 import {
   createFaceMeshLandmarks,
   createMediapipeDetector,
@@ -39,10 +39,8 @@ export const ANIME_OVERLAP_IOU = 0.3;
 /** Bump when the output for the same image can change (models, thresholds, geometry). */
 export const FACES_VERSION = `faces-1;yunet-n@${YUNET_THRESHOLD};mediapipe-full@${MEDIAPIPE_THRESHOLD}+facemesh@${FACEMESH_PRESENCE};peppa-68`;
 
-/** The anime-face detector (LBP cascade) as src/analysis/bias/faces/anime.ts provides it. */
-export interface AnimeFaceDetector {
-  detect(image: RawImage): FaceBox[];
-}
+/** The anime-face detector (LBP cascade) of anime.ts; tests may pass any object of this shape. */
+export type { AnimeFaceDetector } from './anime.ts';
 
 /** Options of createFaceExtractor. */
 export interface FaceExtractorOptions {
