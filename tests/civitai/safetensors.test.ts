@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  FIRST_RANGE_BYTES,
   parseHeaderFromPrefix,
   parseHeaderJson,
   parseHeaderLength,
