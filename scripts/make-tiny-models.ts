@@ -108,6 +108,7 @@ export function encodeModel(
   initializers: unknown[],
   inputs: unknown[],
   outputs: unknown[],
+  opset = 14,
 ): Uint8Array {
   const root = protobuf.parse(ONNX_SUBSET).root;
   const ModelProto = root.lookupType('onnx.ModelProto');
@@ -115,7 +116,7 @@ export function encodeModel(
     irVersion: 8,
     producerName: 'loralens-make-tiny-models',
     producerVersion: String(TINY_MODELS_VERSION),
-    opsetImport: [{ domain: '', version: 14 }],
+    opsetImport: [{ domain: '', version: opset }],
     graph: {
       name: graphName,
       node: nodes.map((n, i) => ({
