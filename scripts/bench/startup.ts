@@ -53,7 +53,7 @@ export async function run(): Promise<BenchSection> {
     name: 'startup: loralens --help vs bare node (built dist)',
     rows,
     notes: [
-      '7 runs each, interleaved with nothing else; heavy modules (zod, undici, onnxruntime, sharp, sqlite) load on first use.',
+      '7 runs each, back to back; heavy modules (zod, undici, onnxruntime, sharp, sqlite) load on first use.',
     ],
   };
 }
