@@ -1,6 +1,6 @@
 /**
  * `npm run bench [section…]`: runs the benchmark sections (text, text-blind, text-speed, crawl, clip,
- * distance, colour, faces, pipeline, bot), prints each as a
+ * distance, colour, faces, pipeline, bot, startup), prints each as a
  * table and saves everything as JSON in bench-results/. Ratios, not wall-clock limits.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -20,6 +20,7 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   colour: async () => (await import('./bench/colour.ts')).run(),
   pipeline: async () => (await import('./bench/pipeline.ts')).run(),
   faces: async () => (await import('./bench/faces.ts')).run(),
+  startup: async () => (await import('./bench/startup.ts')).run(),
 };
 
 const wanted = process.argv.slice(2);

@@ -54,7 +54,7 @@ export const INT64 = 7;
 const ATTR_INT = 2;
 const ATTR_INTS = 7;
 /** Bump when the graphs change, so cached copies in the temp dir are regenerated. */
-export const TINY_MODELS_VERSION = 2;
+export const TINY_MODELS_VERSION = 3;
 export const TINY_EMBED_DIM = 512;
 
 type Dim = number | string;
@@ -108,6 +108,7 @@ export function encodeModel(
   initializers: unknown[],
   inputs: unknown[],
   outputs: unknown[],
+  opset = 14,
 ): Uint8Array {
   const root = protobuf.parse(ONNX_SUBSET).root;
   const ModelProto = root.lookupType('onnx.ModelProto');
@@ -115,7 +116,7 @@ export function encodeModel(
     irVersion: 8,
     producerName: 'loralens-make-tiny-models',
     producerVersion: String(TINY_MODELS_VERSION),
-    opsetImport: [{ domain: '', version: 14 }],
+    opsetImport: [{ domain: '', version: opset }],
     graph: {
       name: graphName,
       node: nodes.map((n, i) => ({
@@ -165,10 +166,33 @@ export function tinyVisionModel(seed: number): Uint8Array {
   );
 }
 
+/** An int64 scalar (0-d) initializer. */
+export function int64Scalar(name: string, value: number) {
+  const buf = new BigInt64Array([BigInt(value)]);
+  return { name, dims: [], dataType: INT64, rawData: new Uint8Array(buf.buffer) };
+}
+
 /**
- * Text tower: input_ids [B,S] int64 → (id mod 4096) embedding lookup + position embedding → tanh →
- * mean over the sequence → projection → text_embeds [B,512]. With `attentionMask`, an `attention_mask`
- * [B,S] int64 input zeroes padded positions before the mean (Optimum text exports may take one).
+ * Nodes that slice a [77, width] position table to the input's sequence length (input_ids [B,S]),
+ * so the text towers take any S ≤ 77 like the real export (dynamic `sequence_length` axis).
+ * Needs initializers `one_1d` = [1], `two_1d` = [2], `zero_1d` = [0].
+ */
+export function positionSliceNodes(posTable: string, out: string): Node[] {
+  return [
+    { op: 'Shape', inputs: ['input_ids'], outputs: ['ids_shape'] },
+    { op: 'Slice', inputs: ['ids_shape', 'one_1d', 'two_1d'], outputs: ['seq_len'] },
+    { op: 'Slice', inputs: [posTable, 'zero_1d', 'seq_len', 'zero_1d'], outputs: [out] },
+  ];
+}
+
+/**
+ * Text tower, causal and pooled at the end-of-text token like CLIP's: input_ids [B,S] int64 →
+ * (id mod 4096) embedding lookup + position embedding → tanh → running sum over the sequence (each
+ * position sees only itself and earlier ones) → tanh → the state at the position of id 49407 →
+ * projection → text_embeds [B,512]. Positions after the end-of-text token cannot change the output,
+ * so a window run at its real length equals the same window padded to 77 (the property the scorer's
+ * shorter text windows rely on). With `attentionMask`, an `attention_mask` [B,S] int64 input zeroes
+ * padded positions first (Optimum text exports may take one).
  */
 export function tinyTextModel(seed: number, options: { attentionMask?: boolean } = {}): Uint8Array {
   const rng = seededRandom(seed + 1);
@@ -177,20 +201,27 @@ export function tinyTextModel(seed: number, options: { attentionMask?: boolean }
   const nodes: Node[] = [
     { op: 'Mod', inputs: ['input_ids', 'vocab_mod'], outputs: ['ids_mod'], attrs: { fmod: 0 } },
     { op: 'Gather', inputs: ['token_table', 'ids_mod'], outputs: ['tok'], attrs: { axis: 0 } },
-    { op: 'Add', inputs: ['tok', 'pos_table'], outputs: ['tok_pos'] },
+    ...positionSliceNodes('pos_table', 'pos'),
+    { op: 'Add', inputs: ['tok', 'pos'], outputs: ['tok_pos'] },
     { op: 'Tanh', inputs: ['tok_pos'], outputs: ['act'] },
   ];
-  let pooledInput = 'act';
+  let causalInput = 'act';
   if (options.attentionMask) {
     nodes.push(
       { op: 'Cast', inputs: ['attention_mask'], outputs: ['mask_f'], attrs: { to: FLOAT } },
       { op: 'Unsqueeze', inputs: ['mask_f', 'axis2'], outputs: ['mask3'] },
       { op: 'Mul', inputs: ['act', 'mask3'], outputs: ['masked'] },
     );
-    pooledInput = 'masked';
+    causalInput = 'masked';
   }
   nodes.push(
-    { op: 'ReduceMean', inputs: [pooledInput], outputs: ['pooled'], attrs: { axes: [1], keepdims: 0 } },
+    { op: 'CumSum', inputs: [causalInput, 'seq_axis'], outputs: ['running'] },
+    { op: 'Tanh', inputs: ['running'], outputs: ['state'] },
+    { op: 'Equal', inputs: ['input_ids', 'eot_id'], outputs: ['is_eot'] },
+    { op: 'Cast', inputs: ['is_eot'], outputs: ['eot_f'], attrs: { to: FLOAT } },
+    { op: 'Unsqueeze', inputs: ['eot_f', 'axis2'], outputs: ['eot3'] },
+    { op: 'Mul', inputs: ['state', 'eot3'], outputs: ['at_eot'] },
+    { op: 'ReduceSum', inputs: ['at_eot', 'axis1'], outputs: ['pooled'], attrs: { keepdims: 0 } },
     { op: 'MatMul', inputs: ['pooled', 'proj'], outputs: ['text_embeds'] },
   );
   const inputs = [valueInfo('input_ids', INT64, ['batch_size', 'sequence_length'])];
@@ -201,7 +232,13 @@ export function tinyTextModel(seed: number, options: { attentionMask?: boolean }
     nodes,
     [
       int64Tensor('vocab_mod', [table]),
-      ...(options.attentionMask ? [int64Tensor('axis2', [2])] : []),
+      int64Tensor('axis2', [2]),
+      int64Tensor('axis1', [1]),
+      int64Tensor('zero_1d', [0]),
+      int64Tensor('one_1d', [1]),
+      int64Tensor('two_1d', [2]),
+      int64Scalar('seq_axis', 1),
+      int64Tensor('eot_id', [49407]),
       floatTensor('token_table', [table, width], randomMatrix(rng, table, width, 1)),
       floatTensor('pos_table', [77, width], randomMatrix(rng, 77, width, 0.1)),
       floatTensor('proj', [width, TINY_EMBED_DIM], randomMatrix(rng, width, TINY_EMBED_DIM, 0.3)),

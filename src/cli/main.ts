@@ -5,20 +5,52 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { AuditResult } from '../analysis/audit/service.ts';
-import { ModelRecord } from '../analysis/civitai/record.ts';
+import type { ModelRecord } from '../analysis/civitai/record.ts';
 import { AppError, ErrorCode, toAppError, UserInputError } from '../analysis/errors.ts';
 import type { Logger } from '../analysis/ports.ts';
 import { snippet } from '../analysis/text/snippet.ts';
-import { createAuditService } from '../app/create-audit-service.ts';
-import { createLogger } from '../app/logger.ts';
-import { type AppConfig, loadConfig } from '../config.ts';
-import { openStorage } from '../storage/backend.ts';
-import { type DistanceFlags, runDistance } from './distance.ts';
-import { runModels } from './models.ts';
-import { ANALYSIS_LABELS, commentsCell, commentsLegend, createProgress, renderTable } from './render.ts';
-import { runScanText } from './scan-text.ts';
-import { SELECTION_FLAG_KEYS, type SelectionFlags, selectionFromFlags } from './selection.ts';
-import { runTokenize } from './tokenize.ts';
+import type { createAuditService } from '../app/create-audit-service.ts';
+import type { AppConfig } from '../config.ts';
+import type { DistanceFlags } from './distance.ts';
+import type { SelectionFlags } from './selection.ts';
+
+/**
+ * Modules loaded on first use, not at start-up: zod schemas, undici, pino, cli-progress and,
+ * behind the audit service, onnxruntime-node, sharp and sqlite. Only commander and small
+ * dependency-free modules load eagerly, so `loralens --help` starts about as fast as bare Node
+ * (`npm run bench startup`).
+ */
+const load = {
+  selection: () => import('./selection.ts'),
+  render: () => import('./render.ts'),
+  record: () => import('../analysis/civitai/record.ts'),
+  service: () => import('../app/create-audit-service.ts'),
+  logger: () => import('../app/logger.ts'),
+  config: () => import('../config.ts'),
+  storage: () => import('../storage/backend.ts'),
+  distance: () => import('./distance.ts'),
+  models: () => import('./models.ts'),
+  scanText: () => import('./scan-text.ts'),
+  tokenize: () => import('./tokenize.ts'),
+};
+
+/**
+ * The selection flags (selection.ts's SELECTION_FLAG_KEYS, which loads zod schemas; kept equal to
+ * it by tests/cli/startup.test.ts).
+ */
+export const SELECTION_KEYS = [
+  'model',
+  'top',
+  'hash',
+  'file',
+  'types',
+  'sort',
+  'period',
+  'from',
+  'to',
+  'nsfw',
+  'baseModel',
+] as const satisfies ReadonlyArray<keyof SelectionFlags>;
 
 export interface RunFlags extends SelectionFlags {
   out: string;
@@ -75,7 +107,7 @@ function addClipOptions(cmd: Command): Command {
 /** The selection flags the user actually gave (commander fills defaults in, e.g. `--nsfw` false). */
 export function givenSelectionFlags(cmd: Command, flags: RunFlags): SelectionFlags {
   const given: SelectionFlags = {};
-  for (const key of SELECTION_FLAG_KEYS) {
+  for (const key of SELECTION_KEYS) {
     const source = cmd.getOptionValueSource(key);
     if (source !== undefined && source !== 'default' && flags[key] !== undefined) {
       Object.assign(given, { [key]: flags[key] });
@@ -204,6 +236,7 @@ async function withService<T>(
   logger: Logger,
   fn: (svc: ReturnType<typeof createAuditService>, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
+  const [{ openStorage }, { createAuditService }] = await Promise.all([load.storage(), load.service()]);
   const storage = openStorage(config.storeUrl);
   const svc = createAuditService({ config, storage, logger });
   const controller = new AbortController();
@@ -253,7 +286,11 @@ async function withService<T>(
 }
 
 /** The table printed after a crawl: one row per model, comment cells with a legend under them. */
-function crawlTable(records: readonly ModelRecord[], hasApiKey: boolean): string {
+function crawlTable(
+  { commentsCell, commentsLegend, renderTable }: Awaited<ReturnType<typeof load.render>>,
+  records: readonly ModelRecord[],
+  hasApiKey: boolean,
+): string {
   const comments = records.map((r) =>
     commentsCell(
       {
@@ -285,7 +322,11 @@ function crawlTable(records: readonly ModelRecord[], hasApiKey: boolean): string
  * The table printed after an audit, then what the analyses ("analyses 3/3" in the progress) were,
  * what the verdicts mean, and the comment legend when comments were not read.
  */
-function summaryTable(result: AuditResult, hasApiKey: boolean): string {
+function summaryTable(
+  { ANALYSIS_LABELS, commentsCell, commentsLegend, renderTable }: Awaited<ReturnType<typeof load.render>>,
+  result: AuditResult,
+  hasApiKey: boolean,
+): string {
   const comments = result.models.map((m) =>
     commentsCell(
       { status: m.commentsStatus, reason: m.commentsReason ?? null, read: m.commentsRead },
@@ -330,7 +371,8 @@ export function buildProgram(io: {
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     });
-  const setup = () => {
+  const setup = async () => {
+    const [{ loadConfig }, { createLogger }] = await Promise.all([load.config(), load.logger()]);
     const config = loadConfig(io.env);
     const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, [
       config.civitaiApiKey,
@@ -343,11 +385,14 @@ export function buildProgram(io: {
       .command('crawl')
       .description('fetch models, versions, images, comments and training tags into DIR/crawl.json'),
   ).action(async (flags: RunFlags, cmd: Command) => {
+    const { selectionFromFlags } = await load.selection();
     const selection = selectionFromFlags(givenSelectionFlags(cmd, flags));
     const options = runOptions(flags);
     const out = await checkOutDir(flags.out);
-    const { config, logger } = setup();
-    const progress = createProgress(io.stderr);
+    const { config, logger } = await setup();
+    const render = await load.render();
+    const { ModelRecord } = await load.record();
+    const progress = render.createProgress(io.stderr);
     const collected = await withService(config, logger, (svc, signal) =>
       svc.crawl(selection, options, { onProgress: (e) => progress.update(e), signal }),
     ).finally(() => progress.stop());
@@ -360,7 +405,7 @@ export function buildProgram(io: {
       models: collected.records.map((r) => ModelRecord.parse(r)),
     };
     await writeFile(join(out, 'crawl.json'), `${JSON.stringify(doc, null, 2)}\n`);
-    io.stdout.write(`${crawlTable(doc.models, config.civitaiApiKey !== undefined)}\n`);
+    io.stdout.write(`${crawlTable(render, doc.models, config.civitaiApiKey !== undefined)}\n`);
     for (const note of collected.notes) io.stderr.write(`note: ${note}\n`);
     io.stderr.write(
       `${collected.records.length} model(s) (${collected.fromCache} from cache) → ${join(out, 'crawl.json')}\n`,
@@ -372,17 +417,19 @@ export function buildProgram(io: {
       program.command('audit').description('crawl and analyse; writes DIR/metrics.csv and DIR/audit.json'),
     ),
   ).action(async (flags: RunFlags, cmd: Command) => {
+    const { selectionFromFlags } = await load.selection();
     const selection = selectionFromFlags(givenSelectionFlags(cmd, flags));
     const options = runOptions(flags);
     const out = await checkOutDir(flags.out);
-    const { config, logger } = setup();
-    const progress = createProgress(io.stderr);
+    const { config, logger } = await setup();
+    const render = await load.render();
+    const progress = render.createProgress(io.stderr);
     const result = await withService(config, logger, (svc, signal) =>
       svc.audit(selection, options, { onProgress: (e) => progress.update(e), signal }),
     ).finally(() => progress.stop());
     await mkdir(out, { recursive: true });
     for (const file of result.files) await writeFile(join(out, file.name), file.data);
-    io.stdout.write(`${summaryTable(result, config.civitaiApiKey !== undefined)}\n`);
+    io.stdout.write(`${summaryTable(render, result, config.civitaiApiKey !== undefined)}\n`);
     // Flagged models with their top findings, and why an unknown verdict is unknown.
     for (const m of result.models.filter((x) => x.verdict !== 'clean')) {
       io.stdout.write(`\n${m.modelId} ${m.name}: ${m.verdictLine}\n`);
@@ -401,6 +448,7 @@ export function buildProgram(io: {
     .argument('<file>', 'a .jsonl file, or - for standard input')
     .action(async (file: string) => {
       const input = file === '-' ? process.stdin : await openInput(file);
+      const { runScanText } = await load.scanText();
       const { lines, errors } = await runScanText(input, io.stdout);
       io.stderr.write(`scanned ${lines} line(s), ${errors} malformed\n`);
     });
@@ -416,6 +464,7 @@ export function buildProgram(io: {
     .option('--subset-size <n>', 'KID: rows per subset (at most the smaller set)', '1000')
     .option('--seed <n>', 'KID: seed of the subset draws', '0')
     .action(async (a: string, b: string, flags: DistanceFlags) => {
+      const { runDistance } = await load.distance();
       await runDistance(a, b, flags, io);
     });
 
@@ -426,6 +475,7 @@ export function buildProgram(io: {
     )
     .option('--vocab <path>', 'bpe_simple_vocab_16e6.txt.gz (default: the models directory)')
     .action(async (flags: { vocab?: string }) => {
+      const { runTokenize } = await load.tokenize();
       await runTokenize(process.stdin, io.stdout, flags.vocab ? { vocabPath: flags.vocab } : {});
     });
 
@@ -436,6 +486,7 @@ export function buildProgram(io: {
     .option('--variant <variant>', 'fp32 (default), quantized or all', 'fp32')
     .option('--trust-on-first-use', 'accept and record hashes for files the manifest does not pin', false)
     .action(async (flags: { check: boolean; variant: string; trustOnFirstUse: boolean }) => {
+      const { runModels } = await load.models();
       const code = await runModels({
         check: flags.check,
         group: flags.variant,

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  FIRST_RANGE_BYTES,
   parseHeaderFromPrefix,
   parseHeaderJson,
   parseHeaderLength,
@@ -34,7 +35,7 @@ after(() => replay?.close());
 const code = (c: string) => (e: unknown) => isAppError(e) && e.code === c;
 
 describe('remote header over HTTP Range', shared, () => {
-  test('two Range requests after the 302 read the real kohya metadata, not the file', async () => {
+  test('one Range request after the 302 reads the real kohya metadata, not the file', async () => {
     const t = testClient(replay.url);
     const startBytes = replay.fileBytesSent();
     const start = replay.requests.length;
@@ -46,9 +47,11 @@ describe('remote header over HTTP Range', shared, () => {
     const storage = replay.requests.slice(start).filter((r) => r.path.startsWith('/storage/'));
     assert.deepEqual(
       storage.map((r) => r.headers.range),
-      ['bytes=0-7', `bytes=8-${7 + h.headerBytes}`],
+      [`bytes=0-${FIRST_RANGE_BYTES - 1}`],
     );
-    assert.ok(replay.fileBytesSent() - startBytes < 20_000, 'only the header travelled');
+    assert.equal(replay.requests.length - start, 2, 'the download endpoint (302) and one storage read');
+    assert.ok(h.headerBytes < FIRST_RANGE_BYTES);
+    assert.ok(replay.fileBytesSent() - startBytes <= FIRST_RANGE_BYTES, 'at most the first range travelled');
     assert.ok(storage.every((r) => r.headers.authorization === undefined));
     await t.close();
   });
@@ -134,6 +137,10 @@ async function shortRangeHost(
 
 describe('short Range bodies with a clean end', () => {
   const file = buildSafetensors({ ss_output_name: 'short_read', ss_tag_frequency: '{}' }, 64);
+  const longHeaderFile = buildSafetensors(
+    { ss_output_name: 'long_header', ss_tag_frequency: 'x'.repeat(300_000) },
+    64,
+  );
 
   test('a 206 body shorter than the range is retried, and the retry reads the header', async (ctx) => {
     // The first answer to each range is half the bytes; the retry is whole.
@@ -145,12 +152,14 @@ describe('short Range bodies with a clean end', () => {
     });
     const h = await readRemoteHeader(t.http, `${host.url}/file.safetensors`, { allowedHosts: [] });
     assert.equal(h.metadata?.ss_output_name, 'short_read');
-    assert.equal(host.ranges.length, 4, 'each of the two ranges was asked twice');
+    assert.equal(host.ranges.length, 2, 'the one range was asked twice');
   });
 
   test('a 206 that stays short is a transport failure saying the read was incomplete, not an invalid file', async (ctx) => {
     for (const cutAt of ['length', 'json'] as const) {
-      const host = await shortRangeHost(file, (start, want) =>
+      // 'json': a header longer than the first range, whose second range stays short.
+      const source = cutAt === 'length' ? file : longHeaderFile;
+      const host = await shortRangeHost(source, (start, want) =>
         (cutAt === 'length') === (start === 0) ? want >> 1 : want,
       );
       const t = testClient(host.url, { maxRetries: 2 });
@@ -195,7 +204,36 @@ describe('short Range bodies with a clean end', () => {
       readRemoteHeader(t.http, `${host.url}/file.safetensors`, { allowedHosts: [] }),
       code('SAFETENSORS_INVALID'),
     );
-    assert.equal(host.ranges.length, 2, 'not retried');
+    assert.equal(host.ranges.length, 1, 'not retried');
+  });
+
+  test('a header longer than the first range costs exactly one more request, for the rest of it', async (ctx) => {
+    const host = await shortRangeHost(longHeaderFile, (_s, want) => want);
+    const t = testClient(host.url);
+    ctx.after(async () => {
+      await t.close();
+      await host.close();
+    });
+    const h = await readRemoteHeader(t.http, `${host.url}/file.safetensors`, { allowedHosts: [] });
+    assert.equal(h.metadata?.ss_output_name, 'long_header');
+    assert.equal(h.metadata?.ss_tag_frequency?.length, 300_000);
+    assert.ok(h.headerBytes > FIRST_RANGE_BYTES);
+    assert.deepEqual(host.ranges, [
+      `bytes=0-${FIRST_RANGE_BYTES - 1}`,
+      `bytes=${FIRST_RANGE_BYTES}-${7 + h.headerBytes}`,
+    ]);
+  });
+
+  test('a host that ignores Range answers the one request with the file, read only up to the header', async (ctx) => {
+    const host = await shortRangeHost(longHeaderFile, (_s, want) => want, true);
+    const t = testClient(host.url);
+    ctx.after(async () => {
+      await t.close();
+      await host.close();
+    });
+    const h = await readRemoteHeader(t.http, `${host.url}/file.safetensors`, { allowedHosts: [] });
+    assert.equal(h.metadata?.ss_output_name, 'long_header');
+    assert.equal(host.ranges.length, 1);
   });
 });
 

@@ -15,6 +15,12 @@ export interface HttpClientOptions {
   concurrency?: number;
   /** Requests started per second (token bucket via p-queue interval). */
   ratePerSecond?: number;
+  /**
+   * Limits for every other host (the storage hosts the download endpoint redirects to), one
+   * limiter per origin, so the Civitai API's politeness limit never throttles them and they never
+   * take the API's slots. Default: 8 at once, 50 per second per origin.
+   */
+  otherHosts?: { concurrency?: number; ratePerSecond?: number };
   /** Per-attempt timeout for headers and for body inactivity. */
   timeoutMs?: number;
   /** Total deadline for one logical request, retries and waits included. */
@@ -87,7 +93,11 @@ const RETRYABLE_NET = new Set([
 export class HttpClient {
   readonly origin: string;
   private readonly queue: PQueue;
-  private readonly opts: Required<Omit<HttpClientOptions, 'apiKey'>> & { apiKey: string | undefined };
+  private readonly hostQueues = new Map<string, PQueue>();
+  private readonly opts: Required<Omit<HttpClientOptions, 'apiKey' | 'otherHosts'>> & {
+    apiKey: string | undefined;
+    otherHosts: { concurrency: number; ratePerSecond: number };
+  };
 
   constructor(options: HttpClientOptions) {
     this.origin = new URL(options.baseUrl).origin;
@@ -104,12 +114,37 @@ export class HttpClient {
       userAgent: 'loralens/0.1 (+https://github.com/loralens)',
       ...options,
       apiKey: options.apiKey,
+      otherHosts: {
+        concurrency: options.otherHosts?.concurrency ?? 8,
+        ratePerSecond: options.otherHosts?.ratePerSecond ?? 50,
+      },
     };
     this.queue = new PQueue({
       concurrency: this.opts.concurrency,
       intervalCap: this.opts.ratePerSecond,
       interval: 1000,
     });
+  }
+
+  /** The limiter of `url`'s origin: the Civitai API's politeness limit, or that host's own. */
+  private queueFor(url: string): PQueue {
+    let origin: string;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      return this.queue;
+    }
+    if (origin === this.origin) return this.queue;
+    let queue = this.hostQueues.get(origin);
+    if (!queue) {
+      queue = new PQueue({
+        concurrency: this.opts.otherHosts.concurrency,
+        intervalCap: this.opts.otherHosts.ratePerSecond,
+        interval: 1000,
+      });
+      this.hostQueues.set(origin, queue);
+    }
+    return queue;
   }
 
   /** Validate an already-parsed body with a schema (CIVITAI_SCHEMA on failure). */
@@ -169,7 +204,7 @@ export class HttpClient {
       // The attempt's timeout starts when the queue lets it run, not while it waits for a slot.
       let timer: AbortSignal | undefined;
       try {
-        outcome = await this.queue.add(
+        outcome = await this.queueFor(url).add(
           () => {
             timer = AbortSignal.timeout(Math.max(1, Math.min(deadline - clock.now(), this.opts.timeoutMs)));
             return run(anySignal(options.signal, timer));

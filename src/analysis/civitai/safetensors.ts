@@ -115,9 +115,14 @@ export function hostAllowed(url: URL, origin: string, allowed: readonly string[]
   );
 }
 
+/** Bytes asked for by the first Range request: enough for nearly every LoRA header (kohya's are < 100 KiB). */
+export const FIRST_RANGE_BYTES = 256 * 1024;
+
 /**
- * Read a remote safetensors header without downloading the file: `Range: bytes=0-7`, then
- * `bytes=8-(7+N)`, following redirects to allowed storage hosts only (the API key is never
+ * Read a remote safetensors header without downloading the file: one `Range: bytes=0-262143`
+ * (the first {@link FIRST_RANGE_BYTES}) that holds the 8-byte length and, nearly always, the whole
+ * JSON header; only a longer header costs a second request for the rest, sent to the URL the first
+ * one was redirected to. Redirects lead to allowed storage hosts only (the API key is never
  * forwarded off the Civitai origin). A host that ignores Range and answers 200 is read only as far
  * as needed, then the stream is aborted.
  * Errors: SAFETENSORS_INVALID, SAFETENSORS_TOO_LARGE, HOST_NOT_ALLOWED, CIVITAI_* transport codes.
@@ -131,16 +136,23 @@ export async function readRemoteHeader(
   const needed = (prefix: Buffer): number =>
     prefix.length < 8 ? Number.POSITIVE_INFINITY : 8 + parseHeaderLength(prefix, cap);
 
-  const first = await rangeGet(http, downloadUrl, 0, 7, options, needed);
+  const first = await rangeGet(http, downloadUrl, 0, FIRST_RANGE_BYTES - 1, options, needed);
   if (first.status === 200) {
     // The host ignored Range: the capped read above already holds 8+N bytes (or the whole small file).
     return { ...parseHeaderFromPrefix(first.body, cap), resolvedUrl: first.url };
   }
   const n = parseHeaderLength(first.body, cap);
-  const second = await rangeGet(http, first.url, 8, 7 + n, options, (prefix) =>
+  const have = first.body.length;
+  if (have >= 8 + n) return { ...parseHeaderFromPrefix(first.body, cap), resolvedUrl: first.url };
+  // The first answer held the whole file (shorter than the range), or the header is longer than it.
+  if (have < FIRST_RANGE_BYTES || (first.total !== undefined && first.total <= have)) {
+    throw invalid(`the file ends inside the header (${Math.max(0, have - 8)} of ${n} bytes)`);
+  }
+  const second = await rangeGet(http, first.url, have, 7 + n, options, (prefix) =>
     prefix.length < 8 ? Number.POSITIVE_INFINITY : 8 + n,
   );
-  const headerBytes = second.status === 200 ? second.body.subarray(8, 8 + n) : second.body.subarray(0, n);
+  const rest = second.status === 200 ? second.body.subarray(have, 8 + n) : second.body;
+  const headerBytes = Buffer.concat([first.body.subarray(8), rest]).subarray(0, n);
   if (headerBytes.length < n)
     throw invalid(`the file ends inside the header (${headerBytes.length} of ${n} bytes)`);
   return { ...parseHeaderJson(headerBytes), resolvedUrl: first.url };
@@ -153,7 +165,7 @@ async function rangeGet(
   end: number,
   options: RemoteHeaderOptions,
   needFromStart: (prefix: Buffer) => number,
-): Promise<{ status: number; body: Buffer; url: string }> {
+): Promise<{ status: number; body: Buffer; url: string; total?: number }> {
   let url = new URL(startUrl);
   const maxRedirects = options.maxRedirects ?? 5;
   for (let hop = 0; hop <= maxRedirects; hop++) {
@@ -179,8 +191,15 @@ async function rangeGet(
       url = new URL(location, url);
       continue;
     }
-    if (res.status === 206)
-      return { status: 206, body: res.body.subarray(0, rangeLength), url: url.toString() };
+    if (res.status === 206) {
+      const total = /\/(\d+)$/.exec(header(res.headers['content-range']) ?? '')?.[1];
+      return {
+        status: 206,
+        body: res.body.subarray(0, rangeLength),
+        url: url.toString(),
+        ...(total === undefined ? {} : { total: Number(total) }),
+      };
+    }
     if (res.status === 200) return { status: 200, body: res.body, url: url.toString() };
     if (res.status === 416) throw invalid('the file is shorter than its header claims');
     throw httpFailure(res.status, url.toString(), res.body);

@@ -1,7 +1,7 @@
 import { access, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../errors.ts';
 import { CLIP_IMAGE_SIZE, CLIP_TENSOR_LENGTH } from '../images/clip-preprocess.ts';
@@ -11,10 +11,19 @@ import {
   BUNDLED_CLIP_VOCAB_PATH,
   CLIP_CONTEXT_LENGTH,
   CLIP_DEFAULT_MAX_WINDOWS,
+  CLIP_EOT,
   type ClipTokenizer,
   clipWindowsFromIds,
   loadClipTokenizer,
 } from './tokenizer.ts';
+import {
+  openMainThreadSession,
+  openWorkerSession,
+  SessionOpenError,
+  type SessionThread,
+  type TowerSession,
+  type WireTensor,
+} from './tower-session.ts';
 
 export const CLIP_VOCAB_FILE = 'bpe_simple_vocab_16e6.txt.gz';
 
@@ -83,7 +92,27 @@ export interface ClipScorerOptions {
   maxWindows?: number;
   /** Let onnxruntime's threads spin-wait between runs (default false, see {@link clipSessionOptions}). */
   spinWait?: boolean;
+  /**
+   * Where `session.run` executes: `worker` (default) runs each tower's session in its own worker
+   * thread, so the event loop stays free during a batch; `main` runs it on the calling thread
+   * (blocking it for the whole batch), kept for the bench's before/after comparison.
+   */
+  sessionThread?: SessionThread;
+  /** Called after every onnxruntime run (telemetry and tests: which thread ran it, how long, how wide). */
+  onRun?: (run: ClipRunInfo) => void;
   logger?: Logger;
+}
+
+/** One onnxruntime run of a tower, as reported to {@link ClipScorerOptions.onRun}. */
+export interface ClipRunInfo {
+  tower: 'vision' | 'text';
+  /** Rows in the batch. */
+  rows: number;
+  /** Text only: the sequence length the batch ran at (≤ 77, see {@link textSequenceLength}). */
+  sequenceLength?: number;
+  /** worker_threads `threadId` of the thread that executed `session.run` (0: the main thread). */
+  threadId: number;
+  ms: number;
 }
 
 export function l2Normalize(v: Float32Array): Float32Array {
@@ -133,6 +162,7 @@ function checkPositiveInt(name: string, value: number, max: number): number {
  * text/image loop by ~45% and the overlapped pipeline not at all (`npm run bench`).
  */
 export function clipSessionOptions(threads: number, spinWait = false): ort.InferenceSession.SessionOptions {
+  // Plain data only: the options are structured-cloned into the session's worker thread.
   const spinning = spinWait ? '1' : '0';
   return {
     intraOpNumThreads: threads,
@@ -145,10 +175,19 @@ export function clipSessionOptions(threads: number, spinWait = false): ort.Infer
   };
 }
 
-async function openSession(path: string, threads: number, spinWait: boolean): Promise<ort.InferenceSession> {
+async function openSession(
+  path: string,
+  threads: number,
+  spinWait: boolean,
+  where: SessionThread,
+): Promise<TowerSession> {
+  const options = clipSessionOptions(threads, spinWait) as Record<string, unknown>;
   try {
-    return await ort.InferenceSession.create(path, clipSessionOptions(threads, spinWait));
+    return where === 'main'
+      ? await openMainThreadSession(path, options)
+      : await openWorkerSession(path, options);
   } catch (cause) {
+    if (!(cause instanceof SessionOpenError)) throw cause;
     throw new AppError(ErrorCode.MODEL_INVALID, `onnxruntime could not load ${path}`, {
       cause,
       details: { path },
@@ -157,7 +196,7 @@ async function openSession(path: string, threads: number, spinWait: boolean): Pr
   }
 }
 
-function validateIo(schema: z.ZodType, session: ort.InferenceSession, path: string): void {
+function validateIo(schema: z.ZodType, session: TowerSession, path: string): void {
   const parsed = schema.safeParse({
     inputNames: [...session.inputNames],
     outputNames: [...session.outputNames],
@@ -175,7 +214,8 @@ function validateIo(schema: z.ZodType, session: ort.InferenceSession, path: stri
   }
 }
 
-function rowsOf(output: ort.Tensor, expectedRows: number, name: string): Float32Array[] {
+function rowsOf(output: WireTensor | undefined, expectedRows: number, name: string): Float32Array[] {
+  if (!output) throw new AppError(ErrorCode.MODEL_INVALID, `${name} missing from the model's outputs`);
   const dims = output.dims;
   if (output.type !== 'float32' || dims.length !== 2 || dims[0] !== expectedRows) {
     throw new AppError(ErrorCode.MODEL_INVALID, `${name} has shape [${dims.join(',')}] (${output.type})`);
@@ -185,6 +225,28 @@ function rowsOf(output: ort.Tensor, expectedRows: number, name: string): Float32
   const rows: Float32Array[] = [];
   for (let r = 0; r < expectedRows; r++) rows.push(l2Normalize(data.subarray(r * width, (r + 1) * width)));
   return rows;
+}
+
+/**
+ * The sequence length a 77-id window needs: up to and including its end-of-text token.
+ *
+ * Exactness: CLIP's text tower is causal (each position attends only to earlier ones) and pools the
+ * hidden state at the end-of-text token (the argmax id, 49407), so the positions after it cannot
+ * change the embedding; running a window at this length instead of 77 gives the same vector up to
+ * float rounding (≤ 1e-5 cosine, tests/clip/text-windows.test.ts). The real export
+ * (Xenova/clip-vit-base-patch32 `text_model.onnx`) declares input_ids `[batch_size, sequence_length]`,
+ * a dynamic axis; a model with a fixed axis runs at 77 (see {@link fixedSequenceLength}).
+ * A row without an end-of-text token keeps all 77 positions.
+ */
+export function textSequenceLength(row: readonly number[]): number {
+  const eot = row.indexOf(CLIP_EOT);
+  return eot < 0 ? row.length : eot + 1;
+}
+
+/** The fixed sequence length a model declares for input_ids, or undefined when the axis is dynamic. */
+export function fixedSequenceLength(shape: ReadonlyArray<number | string> | undefined): number | undefined {
+  const axis = shape?.[1];
+  return typeof axis === 'number' && axis > 0 ? axis : undefined;
 }
 
 /**
@@ -208,11 +270,13 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
   await requireFile(textPath, 'CLIP text model');
   const tokenizer = await loadClipTokenizer(vocabPath);
   const spinWait = options.spinWait ?? false;
-  const vision = await openSession(visionPath, threads, spinWait);
-  let text: ort.InferenceSession;
+  const where = options.sessionThread ?? 'worker';
+  const onRun = options.onRun;
+  const vision = await openSession(visionPath, threads, spinWait, where);
+  let text: TowerSession;
   try {
     validateIo(visionIoSchema, vision, visionPath);
-    text = await openSession(textPath, threads, spinWait);
+    text = await openSession(textPath, threads, spinWait, where);
   } catch (error) {
     await vision.release();
     throw error;
@@ -224,9 +288,24 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
     throw error;
   }
   const useMask = text.inputNames.includes('attention_mask');
-  logger.debug({ visionPath, textPath, threads, batchSize, variant, useMask }, 'CLIP sessions ready');
+  const fixedLength = fixedSequenceLength(text.inputShapes.input_ids);
+  if (fixedLength !== undefined && fixedLength !== CLIP_CONTEXT_LENGTH) {
+    await Promise.allSettled([vision.release(), text.release()]);
+    throw new AppError(ErrorCode.MODEL_INVALID, `${textPath} takes ${fixedLength} tokens, not 77`, {
+      details: { path: textPath, shape: text.inputShapes.input_ids },
+      userMessage: `The CLIP model file ${textPath} has unexpected inputs or outputs: run \`npm run models\`.`,
+    });
+  }
+  // A model whose sequence axis is fixed at 77 runs every window at 77 (no shorter windows).
+  const shortWindows = fixedLength === undefined;
+  logger.debug(
+    { visionPath, textPath, threads, batchSize, variant, useMask, shortWindows, where },
+    'CLIP sessions ready',
+  );
 
-  // One run at a time per session: onnxruntime already uses every intra-op thread.
+  // Thread rule: each tower's worker gets `threads` intra-op threads (default: every core), and one
+  // gate lets a single run execute at a time across both towers, so busy onnxruntime threads never
+  // exceed the cores (two overlapping runs would oversubscribe them and slow both).
   let queue: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = queue.then(fn, fn);
@@ -237,30 +316,57 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
   const alive = (): void => {
     if (disposed) throw new AppError(ErrorCode.INTERNAL, 'CLIP scorer used after dispose()');
   };
+  const runTower = async (
+    tower: 'vision' | 'text',
+    session: TowerSession,
+    feeds: Record<string, WireTensor>,
+    output: string,
+    rows: number,
+    sequenceLength?: number,
+  ): Promise<Float32Array[]> => {
+    const result = await serial(() => session.run(feeds, [output]));
+    onRun?.({
+      tower,
+      rows,
+      ...(sequenceLength === undefined ? {} : { sequenceLength }),
+      threadId: result.threadId,
+      ms: result.ms,
+    });
+    return rowsOf(result.outputs[output], rows, output);
+  };
 
   const embedTokenRows = async (rows: readonly number[][]): Promise<Float32Array[]> => {
     alive();
-    const out: Float32Array[] = [];
-    for (let start = 0; start < rows.length; start += batchSize) {
-      const chunk = rows.slice(start, start + batchSize);
-      const ids = new BigInt64Array(chunk.length * CLIP_CONTEXT_LENGTH);
-      const mask = new BigInt64Array(chunk.length * CLIP_CONTEXT_LENGTH);
-      chunk.forEach((row, r) => {
-        if (row.length !== CLIP_CONTEXT_LENGTH) {
-          throw new AppError(ErrorCode.INPUT_INVALID, `Token row has ${row.length} ids, expected 77`);
-        }
-        const eot = row.indexOf(49407);
-        for (let i = 0; i < CLIP_CONTEXT_LENGTH; i++) {
-          ids[r * CLIP_CONTEXT_LENGTH + i] = BigInt(row[i]!);
-          mask[r * CLIP_CONTEXT_LENGTH + i] = i <= eot ? 1n : 0n;
+    const lengths = rows.map((row) => {
+      if (row.length !== CLIP_CONTEXT_LENGTH) {
+        throw new AppError(ErrorCode.INPUT_INVALID, `Token row has ${row.length} ids, expected 77`);
+      }
+      return shortWindows ? textSequenceLength(row) : CLIP_CONTEXT_LENGTH;
+    });
+    // Bucket by length: shortest first, so each batch runs at nearly the length of its rows.
+    const order = rows.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
+    const out: Float32Array[] = new Array(rows.length);
+    for (let start = 0; start < order.length; start += batchSize) {
+      const chunk = order.slice(start, start + batchSize);
+      const seq = Math.max(...chunk.map((i) => lengths[i]!));
+      const ids = new BigInt64Array(chunk.length * seq);
+      const mask = useMask ? new BigInt64Array(chunk.length * seq) : undefined;
+      chunk.forEach((rowIndex, r) => {
+        const row = rows[rowIndex]!;
+        const eot = row.indexOf(CLIP_EOT);
+        for (let i = 0; i < seq; i++) {
+          ids[r * seq + i] = BigInt(row[i]!);
+          if (mask) mask[r * seq + i] = i <= eot ? 1n : 0n;
         }
       });
-      const feeds: Record<string, ort.Tensor> = {
-        input_ids: new ort.Tensor('int64', ids, [chunk.length, CLIP_CONTEXT_LENGTH]),
+      const feeds: Record<string, WireTensor> = {
+        input_ids: { type: 'int64', data: ids, dims: [chunk.length, seq] },
       };
-      if (useMask) feeds.attention_mask = new ort.Tensor('int64', mask, [chunk.length, CLIP_CONTEXT_LENGTH]);
-      const result = await serial(() => text.run(feeds, ['text_embeds']));
-      out.push(...rowsOf(result.text_embeds!, chunk.length, 'text_embeds'));
+      if (mask) feeds.attention_mask = { type: 'int64', data: mask, dims: [chunk.length, seq] };
+      const embedded = await runTower('text', text, feeds, 'text_embeds', chunk.length, seq);
+      chunk.forEach((rowIndex, r) => {
+        out[rowIndex] = embedded[r]!;
+      });
     }
     return out;
   };
@@ -285,11 +391,15 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
           }
           batch.set(t, i * CLIP_TENSOR_LENGTH);
         });
-        const feeds = {
-          pixel_values: new ort.Tensor('float32', batch, [chunk.length, 3, CLIP_IMAGE_SIZE, CLIP_IMAGE_SIZE]),
+        // `batch` is fresh: its buffer is transferred to the worker, not copied.
+        const feeds: Record<string, WireTensor> = {
+          pixel_values: {
+            type: 'float32',
+            data: batch,
+            dims: [chunk.length, 3, CLIP_IMAGE_SIZE, CLIP_IMAGE_SIZE],
+          },
         };
-        const result = await serial(() => vision.run(feeds, ['image_embeds']));
-        out.push(...rowsOf(result.image_embeds!, chunk.length, 'image_embeds'));
+        out.push(...(await runTower('vision', vision, feeds, 'image_embeds', chunk.length)));
       }
       return out;
     },
