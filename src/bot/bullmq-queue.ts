@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { AuditResult } from '../analysis/audit/service.ts';
 import { AppError, ErrorCode } from '../analysis/errors.ts';
 import type { Logger, ProgressEvent } from '../analysis/ports.ts';
 import type { JobListener, JobRequest, QueueBusy, SubmitOutcome } from '../commands/ports.ts';
@@ -284,12 +285,18 @@ export class BullAuditQueue implements BotAuditQueue {
   }
 
   async #settle(jobId: string): Promise<void> {
-    const job = await this.#queue.getJob(jobId);
-    const state = job ? await job.getState() : 'missing';
-    let outcome: { result: string } | { error: AppError };
-    if (job && state === 'completed') outcome = { result: job.returnvalue as string };
-    else if (job && state === 'failed') outcome = { error: decodeFailure(job.failedReason) };
-    else if (state === 'missing' || state === 'unknown') {
+    // State first, then the job: a job read before its state turned `completed` has no return value yet.
+    const state = await this.#queue.getJobState(jobId);
+    const job = state === 'completed' || state === 'failed' ? await this.#queue.getJob(jobId) : undefined;
+    let outcome: { result: AuditResult } | { error: AppError };
+    if (job && state === 'completed') {
+      try {
+        outcome = { result: decodeAuditResult(job.returnvalue) };
+      } catch (error) {
+        outcome = { error: error as AppError };
+      }
+    } else if (job && state === 'failed') outcome = { error: decodeFailure(job.failedReason) };
+    else if (state === 'unknown') {
       const raw = await this.redis.hget(`${PREFIX}jobs`, jobId);
       if (raw) {
         // Accepted but never added (its bot died in between): add it now, once it is old enough.
@@ -307,7 +314,6 @@ export class BullAuditQueue implements BotAuditQueue {
     await this.redis.eval(CLOSE, 2, `${PREFIX}open:${key}`, `${PREFIX}jobs`, jobId);
     const requesters = await this.redis.hgetall(`${PREFIX}req:${jobId}`);
     let undelivered = 0;
-    let result: Awaited<ReturnType<typeof decodeAuditResult>> | undefined;
     for (const [requestId, raw] of Object.entries(requesters)) {
       const marker = `${PREFIX}done:${jobId}:${requestId}`;
       if ((await this.redis.exists(marker)) === 1) continue;
@@ -330,10 +336,8 @@ export class BullAuditQueue implements BotAuditQueue {
         local ?? (parsed.success ? this.#opts.restoreListener(parsed.data.requester) : undefined);
       if (!listener) continue;
       try {
-        if ('result' in outcome) {
-          result ??= decodeAuditResult(outcome.result);
-          await listener.deliver(result);
-        } else await listener.fail(outcome.error);
+        if ('result' in outcome) await listener.deliver(outcome.result);
+        else await listener.fail(outcome.error);
       } catch (error) {
         this.#log.error({ err: error, job: jobId }, 'delivering an audit result failed');
       }
