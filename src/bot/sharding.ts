@@ -57,13 +57,15 @@ export async function startShards(options: {
 }): Promise<ShardedBot> {
   const count =
     options.shards === 'auto' ? await recommendedShards(options.apiUrl, options.token) : options.shards;
-  const file = fileURLToPath(new URL('./main.ts', import.meta.url));
+  // The same entry point as this process: main.ts under tsx, main.js once built into dist/.
+  const fromSource = import.meta.url.endsWith('.ts');
+  const file = fileURLToPath(new URL(fromSource ? './main.ts' : './main.js', import.meta.url));
   const manager = new ShardingManager(file, {
     totalShards: count,
     token: options.token,
     mode: 'process',
     respawn: true,
-    execArgv: process.execArgv.length > 0 ? process.execArgv : ['--import', 'tsx'],
+    execArgv: process.execArgv.length > 0 || !fromSource ? process.execArgv : ['--import', 'tsx'],
   });
   manager.on('shardCreate', (shard) => {
     options.logger.info({ shard: shard.id, of: count }, 'shard started');
