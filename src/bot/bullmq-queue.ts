@@ -345,6 +345,8 @@ export class BullAuditQueue implements BotAuditQueue {
     if (this.#listeners.get(jobId)?.size === 0) this.#listeners.delete(jobId);
     if (undelivered === 0) {
       await this.redis.multi().srem(`${PREFIX}pending`, jobId).del(`${PREFIX}req:${jobId}`).exec();
+      // Everyone has the result: drop it (report files can be large) instead of keeping it a day.
+      await this.#queue.remove(jobId).catch(() => undefined);
     }
   }
 }
