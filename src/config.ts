@@ -32,6 +32,11 @@ export const EnvSchema = z.object({
     (u) => u === undefined || /^(sqlite|redis|rediss):\/\/|^memory:\/\/$/.test(u),
     'LORALENS_STORE_URL must start with sqlite://, redis://, rediss:// or be memory://',
   ),
+  /** Shared Redis of a scaled-out deployment: BullMQ audit queue (and the store unless LORALENS_STORE_URL says otherwise). */
+  REDIS_URL: optionalNonEmpty.refine(
+    (u) => u === undefined || /^rediss?:\/\//.test(u),
+    'REDIS_URL must start with redis:// or rediss://',
+  ),
   LORALENS_MODELS_DIR: optionalNonEmpty,
   LORALENS_CLIP_VARIANT: z
     .enum(['fp32', 'quantized'], { error: 'LORALENS_CLIP_VARIANT must be fp32 or quantized' })
@@ -58,6 +63,8 @@ export interface AppConfig {
   civitaiApiKey: string | undefined;
   dataDir: string;
   storeUrl: string;
+  /** `redis://…` of the BullMQ audit queue (REDIS_URL, else a redis:// store URL); undefined = in-process. */
+  queueUrl: string | undefined;
   modelsDir: string;
   clipVariant: 'fp32' | 'quantized';
   /** Images (and prompt windows) per onnxruntime run. */
@@ -78,7 +85,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     civitaiBaseUrl: e.CIVITAI_BASE_URL.replace(/\/+$/, ''),
     civitaiApiKey: e.CIVITAI_API_KEY,
     dataDir: e.LORALENS_DATA_DIR,
-    storeUrl: e.LORALENS_STORE_URL ?? defaultStorageUrl(e.LORALENS_DATA_DIR),
+    storeUrl: e.LORALENS_STORE_URL ?? e.REDIS_URL ?? defaultStorageUrl(e.LORALENS_DATA_DIR),
+    queueUrl:
+      e.REDIS_URL ?? (/^rediss?:\/\//.test(e.LORALENS_STORE_URL ?? '') ? e.LORALENS_STORE_URL : undefined),
     modelsDir: e.LORALENS_MODELS_DIR ?? fileURLToPath(new URL('../assets/models/', import.meta.url)),
     clipVariant: e.LORALENS_CLIP_VARIANT,
     clipBatchSize: e.LORALENS_CLIP_BATCH,

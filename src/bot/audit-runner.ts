@@ -34,6 +34,16 @@ export interface AuditRunnerOptions {
   limits?: QueueLimits;
 }
 
+/** The queue a bot process runs: in-process ({@link AuditRunner}) or BullMQ on Redis (bullmq-queue.ts). */
+export interface BotAuditQueue extends AuditQueue {
+  /** Requests of this process still waiting. */
+  readonly queued: number;
+  /** Called once the gateway is ready: resume what a previous process left. */
+  start(): Promise<void>;
+  /** Stop taking requests; running work finishes within `graceMs` or is kept for the next start. */
+  stop(graceMs: number): Promise<void>;
+}
+
 /** Caps on unfinished audits started from slash commands (weekly reports are not capped). */
 export interface QueueLimits {
   perUser: number;
@@ -68,7 +78,7 @@ function sortKeys(value: unknown): unknown {
  * or running job is persisted; `stop` lets running jobs finish within a grace period, then aborts
  * them, and `resume` re-queues what the previous process left (results go to the channel).
  */
-export class AuditRunner implements AuditQueue {
+export class AuditRunner implements BotAuditQueue {
   readonly #opts: AuditRunnerOptions;
   readonly #limits: QueueLimits;
   readonly #jobs = new Map<string, Job>();
@@ -152,6 +162,10 @@ export class AuditRunner implements AuditQueue {
     const position = job.state === 'running' ? 0 : this.#queue.indexOf(job) + 1;
     if (position > 0) request.listener.onEvent?.({ type: 'queued', position });
     return { accepted: true, key, position, shared: false };
+  }
+
+  async start(): Promise<void> {
+    await this.resume();
   }
 
   /** Re-queue jobs a previous process persisted; their results are posted to the channels. */

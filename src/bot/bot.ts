@@ -19,14 +19,15 @@ import { commands as defaultCommands } from '../commands/index.ts';
 import type { Command, CommandDeps } from '../commands/types.ts';
 import type { StorageBackend } from '../storage/backend.ts';
 import { createFeedbackStore, type FeedbackStore } from '../storage/feedback-store.ts';
-import { createJobQueueStore } from '../storage/job-queue.ts';
+import { createJobQueueStore, type JobRequester } from '../storage/job-queue.ts';
 import {
   createSubscriptionsStore,
   type Subscription,
   type SubscriptionsStore,
 } from '../storage/subscriptions-store.ts';
-import { AuditRunner } from './audit-runner.ts';
+import { AuditRunner, type BotAuditQueue } from './audit-runner.ts';
 import { ModelSearchCache } from './autocomplete.ts';
+import { BullAuditQueue, type BullAuditQueueOptions } from './bullmq-queue.ts';
 import { type ChannelPoster, restChannelPoster } from './channel-poster.ts';
 import type { BotConfig } from './config.ts';
 import { channelListener, type DeliveryDeps, interactionListener } from './delivery.ts';
@@ -44,11 +45,21 @@ export interface BotDeps {
   logger: Logger;
   clock?: Clock;
   commands?: readonly Command[];
+  /**
+   * `redis://…` of a shared BullMQ queue: audits then run in `loralens worker` processes and this
+   * process only talks to Discord, enqueues and delivers. Unset: the in-process queue.
+   */
+  queueUrl?: string;
+  /** Tuning of the BullMQ queue (tests shorten the heartbeat and sweep). */
+  queueOptions?: Pick<
+    BullAuditQueueOptions,
+    'heartbeatTtlMs' | 'sweepIntervalMs' | 'repairAfterMs' | 'attempts'
+  >;
 }
 
 export interface Bot {
   readonly client: Client;
-  readonly runner: AuditRunner;
+  readonly runner: BotAuditQueue;
   readonly scheduler: SubscriptionScheduler;
   readonly feedback: FeedbackStore;
   readonly subscriptions: SubscriptionsStore;
@@ -75,6 +86,19 @@ function discordRestAgent(): RESTOptions['agent'] {
   return new Agent({ connect: { timeout: 30_000 } });
 }
 
+const WEEK_MS = 7 * 24 * 3_600_000;
+
+/**
+ * Whether this client (one shard of a sharded bot, or the whole bot) serves a server: Discord's
+ * rule is shard = (guild_id >> 22) % shard_count. Servers-less subscriptions belong to shard 0.
+ */
+export function ownsGuild(client: Pick<Client, 'shard'>, guildId: string | null): boolean {
+  const shard = client.shard;
+  if (!shard || shard.count <= 1) return true;
+  const id = guildId === null ? 0 : Number((BigInt(guildId) >> 22n) % BigInt(shard.count));
+  return shard.ids.includes(id);
+}
+
 /** Compose the Discord bot: client, stores, runner, scheduler, dispatcher and event wiring. */
 export function createBot(deps: BotDeps): Bot {
   const { config, service, storage } = deps;
@@ -83,7 +107,6 @@ export function createBot(deps: BotDeps): Bot {
   const emoji = parseEmoji(config.feedbackEmoji);
   const feedback = createFeedbackStore(storage, { disputeThreshold: config.disputeVotes });
   const subscriptions = createSubscriptionsStore(storage);
-  const jobStore = createJobQueueStore(storage);
 
   const restAgent = discordRestAgent();
   const client = new Client({
@@ -107,15 +130,28 @@ export function createBot(deps: BotDeps): Bot {
     settings,
     emoji,
   };
-  const runner = new AuditRunner({
-    service,
-    store: jobStore,
-    clock,
-    logger: logger.child({ component: 'runner' }),
-    concurrency: config.jobConcurrency,
-    limits: { perUser: config.queuePerUser, perGuild: config.queuePerGuild, total: config.queueTotal },
-    restoreListener: (requester) => channelListener(requester, delivery),
-  });
+  const limits = { perUser: config.queuePerUser, perGuild: config.queuePerGuild, total: config.queueTotal };
+  const restoreListener = (requester: JobRequester) => channelListener(requester, delivery);
+  const bull = deps.queueUrl
+    ? new BullAuditQueue({
+        url: deps.queueUrl,
+        logger,
+        limits,
+        restoreListener,
+        ...deps.queueOptions,
+      })
+    : undefined;
+  const runner: BotAuditQueue =
+    bull ??
+    new AuditRunner({
+      service,
+      store: createJobQueueStore(storage),
+      clock,
+      logger: logger.child({ component: 'runner' }),
+      concurrency: config.jobConcurrency,
+      limits,
+      restoreListener,
+    });
 
   const runSubscription = async (sub: Subscription): Promise<void> => {
     let channel: Awaited<ReturnType<ChannelPoster['channelInfo']>>;
@@ -162,6 +198,12 @@ export function createBot(deps: BotDeps): Bot {
     clock,
     logger: logger.child({ component: 'scheduler' }),
     run: runSubscription,
+    // With several bot processes on one Redis, each due slot is claimed once (the others skip it).
+    ...(bull
+      ? { claim: (sub: Subscription) => bull.claimOnce(`weekly:${sub.channelId}:${sub.nextRunAt}`, WEEK_MS) }
+      : {}),
+    // A sharded bot: each shard runs the subscriptions of its own servers.
+    owns: (sub: Subscription) => ownsGuild(client, sub.guildId),
   });
 
   const commandDeps: CommandDeps = {
@@ -212,7 +254,7 @@ export function createBot(deps: BotDeps): Bot {
   client.once(Events.ClientReady, (c) => {
     logger.info({ user: c.user.id, guilds: c.guilds.cache.size }, 'connected to Discord');
     scheduler.start();
-    runner.resume().catch((error: unknown) => logger.error({ err: error }, 'resuming persisted jobs failed'));
+    runner.start().catch((error: unknown) => logger.error({ err: error }, 'resuming persisted jobs failed'));
     readyResolve();
   });
 

@@ -2,12 +2,21 @@ import type { Clock, Logger } from '../analysis/ports.ts';
 import { nextWeeklyRun } from '../commands/weekly-slot.ts';
 import type { Subscription, SubscriptionsStore } from '../storage/subscriptions-store.ts';
 
+const CLAIMED_RETRY_MS = 1_000;
+
 export interface SchedulerOptions {
   store: SubscriptionsStore;
   clock: Clock;
   logger: Logger;
   /** Start one weekly report (queue the audit); errors are logged, not rethrown. */
   run: (subscription: Subscription) => Promise<void>;
+  /**
+   * Claim a due slot before running it; false means another process already did (several bot
+   * processes on one Redis). Default: always true (one process).
+   */
+  claim?: (subscription: Subscription) => Promise<boolean>;
+  /** Whether this process serves the subscription at all (a shard serves its own servers). */
+  owns?: (subscription: Subscription) => boolean;
   /** Longest sleep between checks, so clock drift and store edits by others are noticed. */
   maxSleepMs?: number;
 }
@@ -34,6 +43,11 @@ export class SubscriptionScheduler {
     let ran = 0;
     for (const sub of subs) {
       if (sub.nextRunAt > now) continue;
+      if (this.#opts.owns && !this.#opts.owns(sub)) continue;
+      if (this.#opts.claim && !(await this.#opts.claim(sub))) {
+        this.#opts.logger.debug({ channel: sub.channelId }, 'weekly report claimed by another process');
+        continue;
+      }
       const next = { ...sub, lastRunAt: now, nextRunAt: nextWeeklyRun(sub, now) };
       await this.#opts.store.put(next);
       this.#opts.logger.info(
@@ -78,10 +92,13 @@ export class SubscriptionScheduler {
       let sleepMs = maxSleep;
       try {
         await this.tick();
-        const subs = await this.#opts.store.listAll();
+        const owns = this.#opts.owns ?? (() => true);
+        const subs = (await this.#opts.store.listAll()).filter(owns);
         const soonest = Math.min(...subs.map((s) => s.nextRunAt));
+        const now = this.#opts.clock.now();
+        // Still due after the tick: another process claimed it and is moving it; look again soon.
         if (Number.isFinite(soonest))
-          sleepMs = Math.min(maxSleep, Math.max(0, soonest - this.#opts.clock.now()));
+          sleepMs = Math.min(maxSleep, soonest > now ? soonest - now : CLAIMED_RETRY_MS);
       } catch (error) {
         this.#opts.logger.error({ err: error }, 'scheduler check failed');
       }

@@ -497,6 +497,26 @@ export function buildProgram(io: {
       if (code !== 0) throw Object.assign(new CommanderError(code, 'loralens.models', ''), { silent: true });
     });
 
+  program
+    .command('worker')
+    .description('run audit jobs from the shared Redis queue (REDIS_URL) until SIGTERM')
+    .option('--concurrency <n>', 'audit jobs this process runs at once', '1')
+    .action(async (flags: { concurrency: string }) => {
+      const { config } = setup();
+      const { runWorkerCommand } = await import('./worker.ts');
+      await runWorkerCommand(config, createLogger(config.logLevel, [config.civitaiApiKey]), flags);
+    });
+
+  program
+    .command('migrate')
+    .description('copy every namespace of one store into another (sqlite:// ↔ redis://); safe to re-run')
+    .requiredOption('--from <url>', 'source store, e.g. sqlite:///home/me/.loralens/loralens.sqlite')
+    .requiredOption('--to <url>', 'target store, e.g. redis://127.0.0.1:6379')
+    .action(async (flags: { from: string; to: string }) => {
+      const { runMigrate } = await import('./migrate.ts');
+      await runMigrate(flags, io);
+    });
+
   return program;
 }
 

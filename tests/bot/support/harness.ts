@@ -1,7 +1,7 @@
 import type { AuditService } from '../../../src/analysis/audit/service.ts';
 import type { Logger } from '../../../src/analysis/ports.ts';
 import { silentLogger } from '../../../src/analysis/ports.ts';
-import { type Bot, createBot } from '../../../src/bot/bot.ts';
+import { type Bot, type BotDeps, createBot } from '../../../src/bot/bot.ts';
 import type { BotConfig } from '../../../src/bot/config.ts';
 import { openStorage, type StorageBackend } from '../../../src/storage/backend.ts';
 import { type FakeDiscord, startFakeDiscord } from '../../support/fake-discord/server.ts';
@@ -35,6 +35,9 @@ export interface HarnessOptions {
   logger?: Logger;
   /** Keep the storage open on close (restart tests). */
   keepStorage?: boolean;
+  /** Run the bot on a shared BullMQ queue at this Redis (tests/scale); unset: the in-process queue. */
+  queueUrl?: string;
+  queueOptions?: BotDeps['queueOptions'];
 }
 
 export function botConfig(apiUrl: string, overrides: Partial<BotConfig> = {}): BotConfig {
@@ -68,6 +71,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     storage,
     logger: options.logger ?? silentLogger,
     clock,
+    ...(options.queueUrl ? { queueUrl: options.queueUrl } : {}),
+    ...(options.queueOptions ? { queueOptions: options.queueOptions } : {}),
   });
   await bot.start();
   const general = discord.channels.find((c) => !c.nsfw)?.id ?? '';

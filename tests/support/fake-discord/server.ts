@@ -25,6 +25,8 @@ export interface FakeDiscordOptions {
   guildLocale?: string;
   channels?: FakeChannel[];
   heartbeatIntervalMs?: number;
+  /** Shards GET /gateway/bot recommends (default 1); dispatches then go to the shard owning the server. */
+  shards?: number;
 }
 
 export interface RecordedFile {
@@ -107,7 +109,7 @@ export interface FakeDiscord {
   readonly messages: Map<string, FakeMessage>;
   readonly interactions: Map<string, FakeInteraction>;
   readonly gateway: {
-    identifies: Array<{ intents: number; token: string }>;
+    identifies: Array<{ intents: number; token: string; shard: [number, number] }>;
     heartbeats: number;
     query: string[];
   };
@@ -150,7 +152,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
   const byToken = new Map<string, FakeInteraction>();
   const commands = new Map<string, unknown[]>();
   const gatewayState = {
-    identifies: [] as Array<{ intents: number; token: string }>,
+    identifies: [] as Array<{ intents: number; token: string; shard: [number, number] }>,
     heartbeats: 0,
     query: [] as string[],
   };
@@ -158,6 +160,12 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
   events.setMaxListeners(100);
   const sockets = new Set<WebSocket>();
   const identified = new Set<WebSocket>();
+  const shardCount = options.shards ?? 1;
+  /** The shard id each identified connection said it is. */
+  const shardOf = new Map<WebSocket, number>();
+  // Discord's rule: shard_id = (guild_id >> 22) % num_shards; events without a server go to shard 0.
+  const shardFor = (guild: unknown): number =>
+    typeof guild === 'string' ? Number((BigInt(guild) >> 22n) % BigInt(shardCount)) : 0;
   let seq = 0;
   let fault: FaultRule | null = null;
 
@@ -224,7 +232,8 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
   };
   const dispatch = (t: string, d: unknown): void => {
     seq++;
-    for (const ws of identified) send(ws, { op: 0, t, s: seq, d });
+    const target = shardFor((d as { guild_id?: unknown } | null)?.guild_id);
+    for (const ws of identified) if ((shardOf.get(ws) ?? 0) === target) send(ws, { op: 0, t, s: seq, d });
   };
 
   // ---------- REST ----------
@@ -315,7 +324,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
         status: 200,
         json: {
           url: gatewayUrl,
-          shards: 1,
+          shards: shardCount,
           session_start_limit: { total: 1000, remaining: 999, reset_after: 60_000, max_concurrency: 1 },
         },
       };
@@ -471,6 +480,7 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
     ws.on('close', () => {
       sockets.delete(ws);
       identified.delete(ws);
+      shardOf.delete(ws);
     });
     send(ws, { op: 10, d: { heartbeat_interval: heartbeatInterval }, s: null, t: null });
     ws.on('message', (raw) => {
@@ -482,13 +492,20 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
         return;
       }
       if (payload.op === 2 && payload.d && typeof payload.d === 'object') {
-        const d = payload.d as { token?: string; intents?: number };
+        const d = payload.d as { token?: string; intents?: number; shard?: [number, number] };
         if (d.token !== options.token) {
           ws.close(4004, 'Authentication failed.');
           return;
         }
-        gatewayState.identifies.push({ intents: Number(d.intents), token: d.token });
+        const shard: [number, number] = Array.isArray(d.shard) ? [d.shard[0], d.shard[1]] : [0, 1];
+        if (shard[1] !== shardCount || shard[0] < 0 || shard[0] >= shardCount) {
+          ws.close(4010, 'Invalid shard.');
+          return;
+        }
+        gatewayState.identifies.push({ intents: Number(d.intents), token: d.token, shard });
         identified.add(ws);
+        shardOf.set(ws, shard[0]);
+        const ownsGuild = shardFor(guildId) === shard[0];
         seq++;
         send(ws, {
           op: 0,
@@ -497,13 +514,17 @@ export async function startFakeDiscord(options: FakeDiscordOptions): Promise<Fak
           d: {
             v: 10,
             user: botUser,
-            guilds: [{ id: guildId, unavailable: true }],
+            guilds: ownsGuild ? [{ id: guildId, unavailable: true }] : [],
             session_id: `session-${seq}`,
             resume_gateway_url: gatewayUrl,
-            shard: [0, 1],
+            shard,
             application: { id: options.applicationId, flags: 0 },
           },
         });
+        if (!ownsGuild) {
+          events.emit('identified');
+          return;
+        }
         seq++;
         send(ws, {
           op: 0,

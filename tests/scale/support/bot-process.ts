@@ -1,0 +1,34 @@
+/**
+ * A bot process for the multi-process tests: the real bot (discord.js against the fake Discord) on
+ * the shared BullMQ queue and a Redis store. It never runs audits itself (workers do). Env:
+ * REDIS_URL, DISCORD_API_URL. Prints `ready` once connected; SIGTERM stops it cleanly.
+ */
+import { silentLogger } from '../../../src/analysis/ports.ts';
+import { createBot } from '../../../src/bot/bot.ts';
+import { openStorage } from '../../../src/storage/backend.ts';
+import { FakeAuditService } from '../../bot/support/fake-audit-service.ts';
+import { botConfig } from '../../bot/support/harness.ts';
+
+const redisUrl = process.env.REDIS_URL ?? '';
+const storage = openStorage(redisUrl);
+const bot = createBot({
+  config: botConfig(process.env.DISCORD_API_URL ?? '', {
+    progressIntervalMs: 500,
+    queuePerUser: 100,
+    queuePerGuild: 1_000,
+    queueTotal: 1_000,
+  }),
+  service: new FakeAuditService(),
+  storage,
+  logger: silentLogger,
+  queueUrl: redisUrl,
+  queueOptions: { heartbeatTtlMs: 1_500, sweepIntervalMs: 250, repairAfterMs: 2_000 },
+});
+process.once('SIGTERM', () => {
+  void bot
+    .stop()
+    .then(() => storage.close())
+    .then(() => process.exit(0));
+});
+await bot.start();
+process.stdout.write('ready\n');
