@@ -502,8 +502,13 @@ export function buildProgram(io: {
     .description('run audit jobs from the shared Redis queue (REDIS_URL) until SIGTERM')
     .option('--concurrency <n>', 'audit jobs this process runs at once', '1')
     .action(async (flags: { concurrency: string }) => {
-      const { config } = setup();
-      const { runWorkerCommand } = await import('./worker.ts');
+      const [{ loadConfig }, { createLogger }, { runWorkerCommand }] = await Promise.all([
+        load.config(),
+        load.logger(),
+        import('./worker.ts'),
+      ]);
+      const config = loadConfig(io.env);
+      // A worker logs at the configured level (the interactive commands quieten info to warn).
       await runWorkerCommand(config, createLogger(config.logLevel, [config.civitaiApiKey]), flags);
     });
 
