@@ -194,7 +194,10 @@ export function buildAuditResult(input: BuildInput): AuditResult {
           : [],
     })),
     rows: extraRows,
-    flaggedImages: flaggedImages.map((f) => ({ ...f, prompt: prompts.get(`${f.versionId}:${f.imageId}`) ?? null })),
+    flaggedImages: flaggedImages.map((f) => ({
+      ...f,
+      prompt: prompts.get(`${f.versionId}:${f.imageId}`) ?? null,
+    })),
   };
   const auditJson = {
     ...document,
