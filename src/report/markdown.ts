@@ -1,15 +1,16 @@
 import type { Block } from './blocks.ts';
 
 /**
- * Escape user text for Markdown (inline): characters with meaning to CommonMark / GFM, HTML, and
- * line breaks (a quote or a table cell stays one line).
+ * Escape user text for Markdown (inline): emphasis, code, links, tables and raw HTML lose their
+ * meaning; a leading block marker (heading, quote, list) is escaped; line breaks become spaces so a
+ * quote or a table cell stays one line.
  */
 export function escapeMarkdown(text: string): string {
   return text
     .replace(/[\r\n]+/g, ' ')
-    .replace(/[\\`*_{}[\]()#+\-.!|~<>&]/g, (c) =>
-      c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : `\\${c}`,
-    );
+    .replace(/[\\`*_[\]|~]/g, (c) => `\\${c}`)
+    .replace(/[<>&]/g, (c) => (c === '<' ? '&lt;' : c === '>' ? '&gt;' : '&amp;'))
+    .replace(/^(\s*)([#+=-]|\d+[.)])/, (_, space: string, marker: string) => `${space}\\${marker}`);
 }
 
 function fence(text: string): string {

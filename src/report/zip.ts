@@ -134,8 +134,102 @@ manifest.json lists every entry.
 const encoder = new TextEncoder();
 
 /**
- * Stream error_samples.zip into `sink`: images are stored (already compressed), JSON deflated.
- * Returns what went in. Images are fetched one at a time through `options.source`.
+ * The ZIP itself, entry by entry: `add` one image (stored) and its JSON (deflated), then `finish`
+ * with manifest.json and README.txt. Synchronous: bytes leave through `onChunk` as they are made.
+ */
+export class EvidenceZip {
+  readonly summary: ZipSummary = { entries: [], withheld: 0, failed: 0, bytes: 0 };
+  readonly #zip: Zip;
+  readonly #names = new Set<string>(['manifest.json', 'readme.txt']);
+  #error: Error | null = null;
+
+  constructor(
+    private readonly doc: AuditDocument,
+    private readonly nsfwRule: string,
+    onChunk: (chunk: Uint8Array, final: boolean) => void,
+  ) {
+    this.#zip = new Zip((err, chunk, final) => {
+      if (err) {
+        this.#error = err;
+        return;
+      }
+      this.summary.bytes += chunk.byteLength;
+      onChunk(chunk, final);
+    });
+  }
+
+  #unique(base: string, ext: string): string {
+    let stem = base;
+    for (let i = 2; this.#names.has(`${stem}${ext}`) || this.#names.has(`${stem}.json`); i++)
+      stem = `${base}-${i}`;
+    this.#names.add(`${stem}${ext}`);
+    this.#names.add(`${stem}.json`);
+    return stem;
+  }
+
+  #file(name: string, data: Uint8Array, compress: boolean): void {
+    const entry = compress ? new ZipDeflate(name, { level: 6 }) : new ZipPassThrough(name);
+    this.#zip.add(entry);
+    entry.push(data, true);
+    if (this.#error) throw this.#error;
+  }
+
+  /** Add one evidence image and its JSON. */
+  add(item: EvidenceItem, data: Uint8Array): void {
+    const { image } = item;
+    const ext = imageExtension(data);
+    const stem = this.#unique(
+      `${image.modelId}-${slug(item.modelName, 32)}-v${image.versionId}-i${image.imageId}-${item.kind}`,
+      ext,
+    );
+    this.#file(`${stem}${ext}`, data, false);
+    const meta = {
+      kind: item.kind,
+      modelId: image.modelId,
+      modelName: item.modelName,
+      versionId: image.versionId,
+      imageId: image.imageId,
+      url: image.url,
+      nsfwLevel: image.nsfwLevel,
+      prompt: image.prompt,
+      promptClean: item.promptClean,
+      scores: item.scores,
+      reason: image.reason,
+      findingKeys: item.findingKeys,
+    };
+    this.#file(`${stem}.json`, encoder.encode(`${JSON.stringify(meta, null, 2)}\n`), true);
+    this.summary.entries.push({
+      image: `${stem}${ext}`,
+      json: `${stem}.json`,
+      kind: item.kind,
+      modelId: image.modelId,
+      imageId: image.imageId,
+    });
+  }
+
+  /** Write manifest.json and README.txt and close the archive. */
+  finish(): ZipSummary {
+    const { doc, summary } = this;
+    const manifest = {
+      schemaVersion: doc.schemaVersion,
+      generatedAt: doc.generatedAt,
+      tool: doc.tool,
+      nsfwRule: this.nsfwRule,
+      withheld: summary.withheld,
+      failed: summary.failed,
+      entries: summary.entries,
+    };
+    this.#file('manifest.json', encoder.encode(`${JSON.stringify(manifest, null, 2)}\n`), true);
+    this.#file('README.txt', encoder.encode(README(doc, summary, this.nsfwRule)), true);
+    this.#zip.end();
+    if (this.#error) throw this.#error;
+    return summary;
+  }
+}
+
+/**
+ * Stream error_samples.zip into `sink`, fetching one image at a time through `options.source` and
+ * waiting for the sink before the next. Returns what went in.
  */
 export async function writeErrorSamplesZip(
   doc: AuditDocument,
@@ -143,112 +237,30 @@ export async function writeErrorSamplesZip(
   options: ZipOptions,
   sink: ZipSink,
 ): Promise<ZipSummary> {
-  const summary: ZipSummary = { entries: [], withheld: 0, failed: 0, bytes: 0 };
   let pending: Promise<void> = Promise.resolve();
-  let failure: unknown = null;
-  const zip = new Zip((err, chunk, final) => {
-    if (err) {
-      failure = err;
-      return;
-    }
-    summary.bytes += chunk.byteLength;
+  const zip = new EvidenceZip(doc, options.nsfwRule, (chunk, final) => {
     pending = pending.then(async () => {
       await sink.write(chunk);
       if (final) await sink.end();
     });
   });
-  const names = new Set<string>(['manifest.json', 'readme.txt']);
-  const unique = (base: string, ext: string): string => {
-    let name = `${base}${ext}`;
-    for (
-      let i = 2;
-      names.has(name.toLowerCase()) || names.has(`${name.slice(0, -ext.length)}.json`.toLowerCase());
-      i++
-    )
-      name = `${base}-${i}${ext}`;
-    names.add(name.toLowerCase());
-    return name;
-  };
-  const addFile = (name: string, data: Uint8Array, compress: boolean): void => {
-    const entry = compress ? new ZipDeflate(name, { level: 6 }) : new ZipPassThrough(name);
-    zip.add(entry);
-    entry.push(data, true);
-  };
   const max = options.maxImages ?? 200;
   for (const item of items) {
     if (!options.allow(item.image)) {
-      summary.withheld++;
+      zip.summary.withheld++;
       continue;
     }
-    if (summary.entries.length >= max) break;
+    if (zip.summary.entries.length >= max) break;
     const data = await options.source(item);
     if (!data) {
-      summary.failed++;
+      zip.summary.failed++;
       continue;
     }
-    const { image } = item;
-    const base = `${image.modelId}-${slug(item.modelName, 32)}-v${image.versionId}-i${image.imageId}-${item.kind}`;
-    const file = unique(base, imageExtension(data));
-    const json = `${file.slice(0, file.lastIndexOf('.'))}.json`;
-    names.add(json.toLowerCase());
-    addFile(file, data, false);
-    addFile(
-      json,
-      encoder.encode(
-        `${JSON.stringify(
-          {
-            kind: item.kind,
-            modelId: image.modelId,
-            modelName: item.modelName,
-            versionId: image.versionId,
-            imageId: image.imageId,
-            url: image.url,
-            nsfwLevel: image.nsfwLevel,
-            prompt: image.prompt,
-            promptClean: item.promptClean,
-            scores: item.scores,
-            reason: image.reason,
-            findingKeys: item.findingKeys,
-          },
-          null,
-          2,
-        )}\n`,
-      ),
-      true,
-    );
-    summary.entries.push({
-      image: file,
-      json,
-      kind: item.kind,
-      modelId: image.modelId,
-      imageId: image.imageId,
-    });
-    // Let the sink drain before the next image is fetched.
+    zip.add(item, data);
     await pending;
   }
-  addFile(
-    'manifest.json',
-    encoder.encode(
-      `${JSON.stringify(
-        {
-          schemaVersion: doc.schemaVersion,
-          generatedAt: doc.generatedAt,
-          tool: doc.tool,
-          nsfwRule: options.nsfwRule,
-          withheld: summary.withheld,
-          failed: summary.failed,
-          entries: summary.entries,
-        },
-        null,
-        2,
-      )}\n`,
-    ),
-    true,
-  );
-  addFile('README.txt', encoder.encode(README(doc, summary, options.nsfwRule)), true);
-  zip.end();
+  const summary = zip.finish();
   await pending;
-  if (failure) throw failure;
   return summary;
 }
 

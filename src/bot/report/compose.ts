@@ -5,9 +5,12 @@ import { snippet } from '../../analysis/text/snippet.ts';
 import { DiscordLimits, formatBytes, truncate } from '../../commands/discord-limits.ts';
 import type { OutgoingMessage } from '../../commands/types.ts';
 import { t } from '../../i18n/index.ts';
+import { buildReport, REPORT_FILES } from '../../report/build.ts';
+import { reportLangFor } from '../../report/strings.ts';
+import { evidenceItems } from '../../report/zip.ts';
 import type { DetectorStats, FeedbackItem, FeedbackStore } from '../../storage/feedback-store.ts';
 import { escapeUserText } from '../discord-text.ts';
-import { chartNames, collectErrorSamples, planAttachments } from './attachments.ts';
+import { buildErrorSamplesZip, chartNames, collectErrorSamples, planAttachments } from './attachments.ts';
 import { bySeverity, itemRef, renderReportEmbeds } from './render.ts';
 
 /** Report settings from the bot configuration. */
@@ -23,6 +26,11 @@ export interface ComposeInput {
   locale: string;
   nsfwChannel: boolean;
   attachmentLimit: number;
+  /**
+   * `audit`: an /audit reply (CSV, ZIP, PDF, audit.json); `weekly`: a subscription post (CSV and the
+   * PDF in the guild's language, no ZIP). Default `audit`.
+   */
+  purpose?: 'audit' | 'weekly';
 }
 
 export interface ComposeDeps {
@@ -56,19 +64,39 @@ export async function composeReport(input: ComposeInput, deps: ComposeDeps): Pro
   const precision = new Map<Detector, DetectorStats>();
   for (const d of detectors) precision.set(d, await deps.feedback.detectorStats(d));
 
-  const samples = await collectErrorSamples(
-    result.flaggedImages,
-    input.nsfwChannel,
-    deps.fetchImage,
-    deps.logger,
+  const weekly = input.purpose === 'weekly';
+  const lang = reportLangFor(locale);
+  // The main chart becomes the embed image; the PDF is the summary in the reader's language.
+  const built = await buildReport(result.document, { markdown: false, html: false, pdf: [lang] });
+  const reportFiles = [
+    ...(built.mainChart
+      ? [{ name: `${built.mainChart.name}.png`, contentType: 'image/png', data: built.mainChart.png }]
+      : []),
+    ...built.files.filter((f) => f.name === REPORT_FILES.pdf[lang]),
+  ];
+  const serviceFiles = result.files.filter((f) => !weekly || f.name.endsWith('.csv'));
+  const samples = weekly
+    ? { images: [], withheld: 0, failed: 0 }
+    : await collectErrorSamples(
+        evidenceItems(result.document),
+        input.nsfwChannel,
+        deps.fetchImage,
+        deps.logger,
+      );
+  const allFiles = [...serviceFiles, ...reportFiles];
+  const plan = planAttachments(allFiles, samples.images, input.attachmentLimit, (kept) =>
+    buildErrorSamplesZip(result.document, kept, {
+      nsfwChannel: input.nsfwChannel,
+      withheld: samples.withheld,
+      failed: samples.failed,
+    }),
   );
-  const plan = planAttachments(result.files, samples.images, input.attachmentLimit);
   const embeds = renderReportEmbeds({
     result,
     locale,
     disputed,
     precision,
-    chartNames: chartNames(plan.files, result.files),
+    chartNames: chartNames(plan.files, allFiles),
     feedbackEmoji: deps.settings.feedbackEmoji,
   });
 

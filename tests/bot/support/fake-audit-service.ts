@@ -1,3 +1,4 @@
+import { AUDIT_SCHEMA_VERSION, type AuditDocument } from '../../../src/analysis/audit/document.ts';
 import type {
   AuditFile,
   AuditResult,
@@ -6,7 +7,6 @@ import type {
   ModelAuditSummary,
   ModelSearchHit,
 } from '../../../src/analysis/audit/service.ts';
-import { AUDIT_SCHEMA_VERSION, type AuditDocument } from '../../../src/analysis/audit/document.ts';
 import {
   type AuditHooks,
   AuditRunOptions,
