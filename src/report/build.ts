@@ -1,6 +1,6 @@
 import type { AuditDocument } from '../analysis/audit/document.ts';
 import { detailedBlocks } from './blocks.ts';
-import { CHART_NAMES, type Chart, type ChartName, renderCharts } from './charts.ts';
+import { CHART_NAMES, type Chart, type ChartName, chartConfigs, renderCharts } from './charts.ts';
 import { renderHtml } from './html.ts';
 import { renderMarkdown } from './markdown.ts';
 import { type CjkFont, cjkFontAvailable, DEBIAN_NOTO_CJK, renderSummaryPdf, summaryText } from './pdf.ts';
@@ -28,6 +28,8 @@ export interface BuildReportOptions {
   pdf?: readonly ReportLang[];
   /** Which charts to write under charts/ (default: every chart the data supports). */
   charts?: readonly ChartName[];
+  /** Draw at most this many charts (the first ones the data supports); default all. */
+  maxCharts?: number;
   font?: CjkFont;
 }
 
@@ -50,7 +52,10 @@ export async function buildReport(
   options: BuildReportOptions = {},
 ): Promise<BuiltReport> {
   const view = reportView(doc);
-  const charts = await renderCharts(view, 'en', options.charts ?? CHART_NAMES);
+  const wanted = chartConfigs(view, 'en', options.charts ?? CHART_NAMES)
+    .map((c) => c.name)
+    .slice(0, options.maxCharts ?? CHART_NAMES.length);
+  const charts = await renderCharts(view, 'en', wanted);
   const files: ReportFile[] = charts.map((c) => ({ name: c.file, contentType: 'image/png', data: c.png }));
   const notes: string[] = [];
   const blocks = detailedBlocks(view, charts);
@@ -68,7 +73,7 @@ export async function buildReport(
     });
   const font = options.font ?? DEBIAN_NOTO_CJK;
   for (const lang of options.pdf ?? (['zh', 'en'] as const)) {
-    if (lang === 'zh' && !cjkFontAvailable(font)) {
+    if (lang === 'zh' && !(await cjkFontAvailable(font))) {
       notes.push(
         `${REPORT_FILES.pdf.zh} was not written: the CJK font ${font.regular.path} is missing (Debian: apt-get install fonts-noto-cjk).`,
       );

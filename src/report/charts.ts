@@ -502,6 +502,8 @@ export async function renderCharts(
 ): Promise<Chart[]> {
   const out: Chart[] = [];
   for (const { name, config } of chartConfigs(view, lang, only)) {
+    // One chart at a time, letting queued I/O run in between (drawing is synchronous).
+    await new Promise((resolve) => setImmediate(resolve));
     const png = await renderer().renderToBuffer(config as never);
     const title = config.options?.plugins?.title?.text;
     out.push({ name, file: `charts/${name}.png`, title: typeof title === 'string' ? title : name, png });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createCanvas, loadImage } from 'canvas';
 import PDFDocument from 'pdfkit';
 import type { Chart } from './charts.ts';
@@ -22,22 +22,21 @@ export const DEBIAN_NOTO_CJK: CjkFont = {
   bold: { path: '/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc', face: 'NotoSansCJKsc-Bold' },
 };
 
-const fontCache = new Map<string, Buffer | null>();
+const fontCache = new Map<string, Promise<Buffer | null>>();
 
-function loadFont(path: string): Buffer | null {
-  if (!fontCache.has(path)) {
-    try {
-      fontCache.set(path, readFileSync(path));
-    } catch {
-      fontCache.set(path, null);
-    }
+/** The font file's bytes, read once per process (asynchronously: 19 MB must not block the loop). */
+function loadFont(path: string): Promise<Buffer | null> {
+  let bytes = fontCache.get(path);
+  if (!bytes) {
+    bytes = readFile(path).catch(() => null);
+    fontCache.set(path, bytes);
   }
-  return fontCache.get(path) ?? null;
+  return bytes;
 }
 
 /** Whether the CJK font files can be read (the Chinese summary needs them). */
-export function cjkFontAvailable(font: CjkFont = DEBIAN_NOTO_CJK): boolean {
-  return loadFont(font.regular.path) !== null && loadFont(font.bold.path) !== null;
+export async function cjkFontAvailable(font: CjkFont = DEBIAN_NOTO_CJK): Promise<boolean> {
+  return (await loadFont(font.regular.path)) !== null && (await loadFont(font.bold.path)) !== null;
 }
 
 export interface SummaryText {
@@ -196,8 +195,8 @@ export async function renderSummaryPdf(
     doc.on('error', reject);
   });
   const images = await Promise.all(charts.slice(0, 2).map((c) => toJpeg(c.png)));
-  const regular = loadFont(font.regular.path);
-  const bold = loadFont(font.bold.path);
+  const regular = await loadFont(font.regular.path);
+  const bold = await loadFont(font.bold.path);
   if (regular && bold) {
     doc.registerFont('body', regular, font.regular.face);
     doc.registerFont('bold', bold, font.bold.face);

@@ -67,7 +67,16 @@ export async function composeReport(input: ComposeInput, deps: ComposeDeps): Pro
   const weekly = input.purpose === 'weekly';
   const lang = reportLangFor(locale);
   // The main chart becomes the embed image; the PDF is the summary in the reader's language.
-  const built = await buildReport(result.document, { markdown: false, html: false, pdf: [lang] });
+  // Only the charts the embed and the PDF show: the gateway waits while a chart is drawn.
+  const built = await buildReport(result.document, {
+    markdown: false,
+    html: false,
+    pdf: [lang],
+    maxCharts: 2,
+  }).catch((error: unknown) => {
+    deps.logger.warn({ err: error }, 'report files could not be built; sending the report without them');
+    return { files: [], charts: [], mainChart: null, notes: [] };
+  });
   const reportFiles = [
     ...(built.mainChart
       ? [{ name: `${built.mainChart.name}.png`, contentType: 'image/png', data: built.mainChart.png }]
