@@ -73,7 +73,7 @@ function methodBlocks(view: ReportView): Block[] {
             : `CLIP threshold (uncalibrated, comparison only): raw cosine below ${o.clipThreshold ?? 'n/a'}.`
           : 'CLIP threshold: CLIP did not run or measured nothing (see Analyses).',
         'Text: a multilingual detector scores each sentence of the description, changelogs, comments and reviews for reports of tag errors; a model is flagged when the combined score passes its threshold.',
-        'Training tags: the kohya `ss_tag_frequency` header is compared with the trigger words on the model page (contradictory tags, trigger drift, spelling variants).',
+        'Training tags: the kohya ss_tag_frequency header is compared with the trigger words on the model page (contradictory tags, trigger drift, spelling variants).',
       ],
     },
     ...(versions.length > 0
