@@ -55,7 +55,7 @@ describe('/subscribe, /unsubscribe, /subscriptions and the weekly schedule', () 
           r.path === `/channels/${h.general}/messages` &&
           Array.isArray(r.body?.embeds) &&
           r.body.embeds.length > 0,
-        10_000,
+        20_000,
         'weekly report',
       );
       assert.deepEqual(
@@ -106,7 +106,7 @@ describe('/subscribe, /unsubscribe, /subscriptions and the weekly schedule', () 
           r.path === `/channels/${general}/messages` &&
           Array.isArray(r.body?.embeds) &&
           r.body.embeds.length > 0,
-        5_000,
+        20_000,
         'weekly report',
       );
       assert.match(String(post.body?.content), /^\*\*Weekly loralens report\*\*/);
