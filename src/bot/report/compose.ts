@@ -5,8 +5,8 @@ import { snippet } from '../../analysis/text/snippet.ts';
 import { DiscordLimits, formatBytes, truncate } from '../../commands/discord-limits.ts';
 import type { OutgoingMessage } from '../../commands/types.ts';
 import { t } from '../../i18n/index.ts';
-import { buildReport, REPORT_FILES } from '../../report/build.ts';
-import { reportLangFor } from '../../report/strings.ts';
+import { type BuiltReport, buildReport, REPORT_FILES } from '../../report/build.ts';
+import { type ReportLang, reportLangFor } from '../../report/strings.ts';
 import { evidenceItems } from '../../report/zip.ts';
 import type { DetectorStats, FeedbackItem, FeedbackStore } from '../../storage/feedback-store.ts';
 import { escapeUserText } from '../discord-text.ts';
@@ -52,6 +52,29 @@ export interface ComposedReport {
   withheld: number;
 }
 
+/**
+ * The report files of one result in one language, built once: every requester who joined the same
+ * job gets the same chart and PDF (drawing is synchronous work on the bot's thread).
+ */
+const reportCache = new WeakMap<AuditResult, Map<ReportLang, Promise<BuiltReport>>>();
+
+function reportFor(result: AuditResult, lang: ReportLang, logger: Logger): Promise<BuiltReport> {
+  const byLang = reportCache.get(result) ?? new Map<ReportLang, Promise<BuiltReport>>();
+  reportCache.set(result, byLang);
+  let report = byLang.get(lang);
+  if (!report) {
+    // Only the charts the embed and the PDF show.
+    report = buildReport(result.document, { markdown: false, html: false, pdf: [lang], maxCharts: 2 }).catch(
+      (error: unknown) => {
+        logger.warn({ err: error }, 'report files could not be built; sending the report without them');
+        return { files: [], charts: [], mainChart: null, notes: [] };
+      },
+    );
+    byLang.set(lang, report);
+  }
+  return report;
+}
+
 /** Turn an audit result into the Discord report: embeds, attachments, notes, and votable item lines. */
 export async function composeReport(input: ComposeInput, deps: ComposeDeps): Promise<ComposedReport> {
   const { result, locale } = input;
@@ -67,16 +90,7 @@ export async function composeReport(input: ComposeInput, deps: ComposeDeps): Pro
   const weekly = input.purpose === 'weekly';
   const lang = reportLangFor(locale);
   // The main chart becomes the embed image; the PDF is the summary in the reader's language.
-  // Only the charts the embed and the PDF show: the gateway waits while a chart is drawn.
-  const built = await buildReport(result.document, {
-    markdown: false,
-    html: false,
-    pdf: [lang],
-    maxCharts: 2,
-  }).catch((error: unknown) => {
-    deps.logger.warn({ err: error }, 'report files could not be built; sending the report without them');
-    return { files: [], charts: [], mainChart: null, notes: [] };
-  });
+  const built = await reportFor(result, lang, deps.logger);
   const reportFiles = [
     ...(built.mainChart
       ? [{ name: `${built.mainChart.name}.png`, contentType: 'image/png', data: built.mainChart.png }]
