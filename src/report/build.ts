@@ -1,6 +1,13 @@
 import type { AuditDocument } from '../analysis/audit/document.ts';
 import { detailedBlocks } from './blocks.ts';
-import { CHART_NAMES, type Chart, type ChartName, chartConfigs, renderCharts } from './charts.ts';
+import {
+  CHART_NAMES,
+  type Chart,
+  type ChartName,
+  chartConfigs,
+  renderCharts,
+  warmUpCharts,
+} from './charts.ts';
 import { renderHtml } from './html.ts';
 import { renderMarkdown } from './markdown.ts';
 import { type CjkFont, cjkFontAvailable, DEBIAN_NOTO_CJK, renderSummaryPdf, summaryText } from './pdf.ts';
@@ -98,4 +105,32 @@ export async function buildReport(
     });
   }
   return { files, charts, mainChart: charts[0] ?? null, notes };
+}
+
+/**
+ * Do the one-time work of a first report (canvas fonts, reading and parsing the CJK font) now, so a
+ * long-running process (the bot) does not block on it while users wait. Never throws: a report that
+ * later cannot be built says so itself.
+ */
+export async function warmUpReports(font: CjkFont = DEBIAN_NOTO_CJK): Promise<void> {
+  try {
+    const png = await warmUpCharts();
+    const chart = { name: 'text-reports' as const, file: '', title: '', png };
+    const text = {
+      title: 'loralens 预热',
+      subtitle: '',
+      background: '',
+      audited: '',
+      findings: [],
+      recommendations: [],
+      footer: '',
+    };
+    await renderSummaryPdf(text, [chart], {
+      lang: (await cjkFontAvailable(font)) ? 'zh' : 'en',
+      font,
+      date: new Date(0),
+    });
+  } catch {
+    // Nothing to warm: the first report pays the cost and reports its own failure.
+  }
 }
