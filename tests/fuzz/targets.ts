@@ -496,7 +496,7 @@ export const TARGETS: readonly FuzzTarget[] = [
     arbitrary: () => gen.zipImages,
     prepare: async () => ({
       ...(await import('../../src/bot/report/attachments.ts')),
-      doc: (await import('../report/fixture.ts')).fixtureAudit({ models: 0 }),
+      doc: (await import('../report/fixture.ts')).fixtureAudit({ models: 1 }),
       unzipSync: (await import('fflate')).unzipSync,
     }),
     run(images: ZipInput[], m) {
