@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { AUDIT_SCHEMA_VERSION } from '../../src/analysis/audit/document.ts';
 import type { AuditResult } from '../../src/analysis/audit/service.ts';
-import type { AuditSelectionInput } from '../../src/analysis/audit/types.ts';
+import { AuditRunOptions, type AuditSelectionInput } from '../../src/analysis/audit/types.ts';
 
 /** Synchronous chunks per model and hashes per chunk of the synthetic CPU-bound analysis. */
 export const CHUNKS = 8;
@@ -31,13 +32,28 @@ export const syntheticService = {
   async audit(selection: AuditSelectionInput): Promise<AuditResult> {
     const ref = selection.kind === 'model' ? Number(selection.ref) : 0;
     await analyseModel(ref);
+    const generatedAt = new Date(0).toISOString();
+    const sel = { kind: 'model' as const, ref: String(ref) };
     return {
-      generatedAt: new Date(0).toISOString(),
-      selection: { kind: 'model', ref: String(ref) },
+      generatedAt,
+      selection: sel,
       models: [],
       notes: [],
       flaggedImages: [],
       files: [],
+      document: {
+        schemaVersion: AUDIT_SCHEMA_VERSION,
+        tool: { name: 'loralens', version: '0.1.0' },
+        generatedAt,
+        selection: sel,
+        options: AuditRunOptions.parse({}),
+        analyses: [],
+        notes: [],
+        summaries: {},
+        models: [],
+        rows: [],
+        flaggedImages: [],
+      },
     };
   },
 };

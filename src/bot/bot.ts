@@ -17,6 +17,7 @@ import { type Clock, type Logger, systemClock } from '../analysis/ports.ts';
 import { browsingLevelFor } from '../commands/audit-request.ts';
 import { commands as defaultCommands } from '../commands/index.ts';
 import type { Command, CommandDeps } from '../commands/types.ts';
+import { warmUpReports } from '../report/build.ts';
 import type { StorageBackend } from '../storage/backend.ts';
 import { createFeedbackStore, type FeedbackStore } from '../storage/feedback-store.ts';
 import { createJobQueueStore, type JobRequester } from '../storage/job-queue.ts';
@@ -268,6 +269,8 @@ export function createBot(deps: BotDeps): Bot {
     poster,
     dispatcher,
     async start() {
+      // Fonts and canvas load now, not during the first report while interactions wait.
+      await warmUpReports();
       try {
         await client.login(config.token);
       } catch (error) {

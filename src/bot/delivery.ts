@@ -232,6 +232,8 @@ export function channelListener(requester: JobRequester, deps: DeliveryDeps): Jo
           locale: requester.locale,
           nsfwChannel: requester.nsfw,
           attachmentLimit: DiscordLimits.defaultAttachmentBytes,
+          // A weekly post carries the summary PDF in the guild's language and the CSV.
+          purpose: requester.kind === 'subscription' ? 'weekly' : 'audit',
         },
         {
           feedback: deps.feedback,

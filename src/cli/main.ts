@@ -414,7 +414,11 @@ export function buildProgram(io: {
 
   addClipOptions(
     addSelectionOptions(
-      program.command('audit').description('crawl and analyse; writes DIR/metrics.csv and DIR/audit.json'),
+      program
+        .command('audit')
+        .description(
+          'crawl and analyse; writes DIR/metrics.csv, audit.json, error_samples.zip, charts/, Detailed_Report.md, Executive_Summary_CN.pdf, Executive_Summary_EN.pdf, report.html',
+        ),
     ),
   ).action(async (flags: RunFlags, cmd: Command) => {
     const { selectionFromFlags } = await load.selection();
@@ -424,11 +428,18 @@ export function buildProgram(io: {
     const { config, logger } = await setup();
     const render = await load.render();
     const progress = render.createProgress(io.stderr);
-    const result = await withService(config, logger, (svc, signal) =>
-      svc.audit(selection, options, { onProgress: (e) => progress.update(e), signal }),
-    ).finally(() => progress.stop());
-    await mkdir(out, { recursive: true });
-    for (const file of result.files) await writeFile(join(out, file.name), file.data);
+    const { result, written } = await withService(config, logger, async (svc, signal) => {
+      const audited = await svc.audit(selection, options, { onProgress: (e) => progress.update(e), signal });
+      progress.stop();
+      // The report module (charts, PDF) loads only when an audit has something to write.
+      const { writeAuditOutputs } = await import('./outputs.ts');
+      const files = await writeAuditOutputs(out, audited, {
+        fetchImage: (url, s) => svc.fetchImage(url, s),
+        logger,
+        signal,
+      });
+      return { result: { ...audited, notes: [...audited.notes, ...files.notes] }, written: files.written };
+    }).finally(() => progress.stop());
     io.stdout.write(`${summaryTable(render, result, config.civitaiApiKey !== undefined)}\n`);
     // Flagged models with their top findings, and why an unknown verdict is unknown.
     for (const m of result.models.filter((x) => x.verdict !== 'clean')) {
@@ -439,7 +450,7 @@ export function buildProgram(io: {
       if (m.findings.length > 4) io.stdout.write(`  … ${m.findings.length - 4} more in audit.json\n`);
     }
     for (const note of result.notes) io.stderr.write(`note: ${note}\n`);
-    io.stderr.write(`wrote ${result.files.map((f) => join(out, f.name)).join(', ')}\n`);
+    io.stderr.write(`wrote ${written.join(', ')}\n`);
   });
 
   program

@@ -61,8 +61,10 @@ describe('/audit through the real discord.js client and the fake Discord', () =>
 
     assert.deepEqual(
       edit.files.map((f) => f.name),
-      ['metrics.csv', 'audit.json'],
+      ['metrics.csv', 'Executive_Summary_EN.pdf', 'audit.json'],
     );
+    const pdf = edit.files.find((f) => f.name === 'Executive_Summary_EN.pdf');
+    assert.equal(pdf?.data.subarray(0, 5).toString('latin1'), '%PDF-');
     const csv = edit.files.find((f) => f.name === 'metrics.csv');
     const rows = parse(csv?.data ?? Buffer.alloc(0), { columns: true }) as Array<Record<string, string>>;
     assert.equal(rows.length, 1);
@@ -265,6 +267,7 @@ describe('/audit NSFW safety and attachment limits', () => {
     const service = new FakeAuditService((selection) => {
       const result = defaultResult(selection);
       result.flaggedImages = levels.map((lvl, k) => flagged(77, 9000 + k, lvl));
+      result.document.flaggedImages = result.flaggedImages.map((f) => ({ ...f, prompt: 'a prompt' }));
       return result;
     });
     levels.forEach((_, k) => {
@@ -295,15 +298,24 @@ describe('/audit NSFW safety and attachment limits', () => {
     const zip = edit.files.find((f) => f.name === 'error_samples.zip');
     assert.ok(zip);
     const entries = unzipSync(new Uint8Array(zip.data));
-    const images = Object.keys(entries).filter((n) => n.startsWith('images/'));
-    assert.deepEqual(images.sort(), ['images/77-770-9000.png', 'images/77-770-9001.png']);
-    const index = parse(Buffer.from(entries['index.csv'] ?? new Uint8Array()), { columns: true }) as Array<
-      Record<string, string>
-    >;
-    assert.deepEqual(
-      index.map((r) => r.nsfw_level),
-      ['1', '2'],
+    const images = Object.keys(entries).filter((n) => n.endsWith('.png'));
+    assert.deepEqual(images.sort(), [
+      '77-model-77-v770-i9000-low-match.png',
+      '77-model-77-v770-i9001-low-match.png',
+    ]);
+    const levelsIn = images.map(
+      (n) =>
+        (
+          JSON.parse(Buffer.from(entries[n.replace(/\.png$/, '.json')] ?? new Uint8Array()).toString()) as {
+            nsfwLevel: number;
+          }
+        ).nsfwLevel,
     );
+    assert.deepEqual(levelsIn.sort(), [1, 2]);
+    const manifest = JSON.parse(Buffer.from(entries['manifest.json'] ?? new Uint8Array()).toString()) as {
+      withheld: number;
+    };
+    assert.equal(manifest.withheld, 2);
     assert.ok(
       !h.service.imageFetches.includes('https://image.civitai.com/x/9002.png'),
       'R image never even downloaded',
@@ -322,7 +334,7 @@ describe('/audit NSFW safety and attachment limits', () => {
     assert.doesNotMatch(String(edit.body?.content), /withheld/);
     const zip = edit.files.find((f) => f.name === 'error_samples.zip');
     const images = Object.keys(unzipSync(new Uint8Array(zip?.data ?? Buffer.alloc(0)))).filter((n) =>
-      n.startsWith('images/'),
+      n.endsWith('.png'),
     );
     assert.equal(images.length, 4);
   });

@@ -37,6 +37,37 @@ describe('/subscribe, /unsubscribe, /subscriptions and the weekly schedule', () 
     }
   });
 
+  test('a Chinese guild gets the weekly summary as Executive_Summary_CN.pdf with the CSV', async () => {
+    const clock = new ManualClock(MONDAY_10);
+    const discord = await startFakeDiscord({ token: TOKEN, applicationId: APP_ID, guildLocale: 'zh-CN' });
+    const h = await startHarness({ discord, clock });
+    try {
+      const i = h.discord.invoke({
+        name: 'subscribe',
+        options: { channel: { channelId: h.general }, day: 'tue', hour: 9, n: 3 },
+        permissions: MANAGE_CHANNELS | PLAIN_MEMBER,
+      });
+      await h.discord.waitFor(isCallback(i));
+      clock.set(Date.UTC(2026, 2, 3, 9, 0, 1));
+      const post = await h.discord.waitFor(
+        (r) =>
+          r.method === 'POST' &&
+          r.path === `/channels/${h.general}/messages` &&
+          Array.isArray(r.body?.embeds) &&
+          r.body.embeds.length > 0,
+        20_000,
+        'weekly report',
+      );
+      assert.deepEqual(
+        post.files.map((f) => f.name),
+        ['metrics.csv', 'Executive_Summary_CN.pdf'],
+      );
+    } finally {
+      await h.close();
+      await discord.close();
+    }
+  });
+
   test('a schedule is persisted, fires at its slot with a channel report, survives a restart, and a missed run is caught up once', async () => {
     const discord = await startFakeDiscord({ token: TOKEN, applicationId: APP_ID });
     const clock = new ManualClock(MONDAY_10);
@@ -75,13 +106,17 @@ describe('/subscribe, /unsubscribe, /subscriptions and the weekly schedule', () 
           r.path === `/channels/${general}/messages` &&
           Array.isArray(r.body?.embeds) &&
           r.body.embeds.length > 0,
-        5_000,
+        20_000,
         'weekly report',
       );
       assert.match(String(post.body?.content), /^\*\*Weekly loralens report\*\*/);
       assert.equal(post.authorization, `Bot ${TOKEN}`);
       assert.match(String(embedsOf(post)[0]?.title), /^Top 3 · LORA · Most downloaded · Week$/);
-      assert.ok(post.files.some((f) => f.name === 'metrics.csv'));
+      assert.deepEqual(
+        post.files.map((f) => f.name),
+        ['metrics.csv', 'Executive_Summary_EN.pdf'],
+        'a weekly post carries the CSV and the summary PDF in the guild language, no ZIP',
+      );
       const call = h1.service.calls.at(-1);
       assert.ok(call?.selection.kind === 'top' && call.selection.n === 3 && call.selection.period === 'Week');
       assert.equal((await h1.bot.subscriptions.get(general))?.nextRunAt, tuesday9 + WEEK);

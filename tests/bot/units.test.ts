@@ -9,7 +9,7 @@ import { planAttachments } from '../../src/bot/report/attachments.ts';
 import { renderReportEmbeds } from '../../src/bot/report/render.ts';
 import { DiscordLimits, embedLength } from '../../src/commands/discord-limits.ts';
 import { nextWeeklyRun } from '../../src/commands/weekly-slot.ts';
-import { FakeAuditService, finding, metricsCsv, model } from './support/fake-audit-service.ts';
+import { documentOf, FakeAuditService, finding, metricsCsv, model } from './support/fake-audit-service.ts';
 import { ManualClock } from './support/manual-clock.ts';
 
 describe('report rendering stays inside Discord limits', () => {
@@ -21,12 +21,15 @@ describe('report rendering stays inside Discord limits', () => {
         verdictLine: long,
       }),
     );
+    const selection = AuditSelection.parse({ kind: 'top', n: 200 });
+    const notes = Array.from({ length: 50 }, () => long);
     const result = {
       generatedAt: '2026-03-02T00:00:00Z',
-      selection: AuditSelection.parse({ kind: 'top', n: 200 }),
+      selection,
       models,
-      notes: Array.from({ length: 50 }, () => long),
+      notes,
       flaggedImages: [],
+      document: documentOf(selection, models, notes),
       files: [metricsCsv(models)],
     };
     const embeds = renderReportEmbeds({

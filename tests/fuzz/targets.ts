@@ -491,35 +491,61 @@ export const TARGETS: readonly FuzzTarget[] = [
   target({
     name: 'samples-zip',
     warmup: [],
-    entry: 'buildErrorSamplesZip (index.csv + stored images); unzipping must give every image back',
+    entry:
+      'buildErrorSamplesZip (image + JSON pairs, manifest.json); unzipping gives every image back under a safe unique name',
     arbitrary: () => gen.zipImages,
     prepare: async () => ({
       ...(await import('../../src/bot/report/attachments.ts')),
-      parseCsv: (await import('csv-parse/sync')).parse,
+      doc: (await import('../report/fixture.ts')).fixtureAudit({ models: 1 }),
       unzipSync: (await import('fflate')).unzipSync,
     }),
     run(images: ZipInput[], m) {
       const samples: SampleImage[] = images.map((i) => ({
-        image: {
-          modelId: i.modelId,
-          versionId: i.versionId,
-          imageId: i.imageId,
-          url: i.url,
-          nsfwLevel: i.nsfwLevel,
-          reason: i.reason,
+        item: {
+          kind: 'low-match',
+          image: {
+            modelId: i.modelId,
+            versionId: i.versionId,
+            imageId: i.imageId,
+            url: i.url,
+            nsfwLevel: i.nsfwLevel,
+            reason: i.reason,
+            prompt: null,
+          },
+          modelName: i.reason,
+          promptClean: null,
+          scores: {},
+          findingKeys: [],
         },
         data: Buffer.from(i.data),
-        fileName: `${i.modelId}-${i.versionId}-${i.imageId}${i.ext}`,
       }));
-      const files = m.unzipSync(new Uint8Array(m.buildErrorSamplesZip(samples)));
-      const index = m.parseCsv(Buffer.from(files['index.csv'] ?? new Uint8Array()), {
-        columns: true,
-      }) as Array<Record<string, string>>;
-      check(index.length === samples.length, `index.csv lists ${index.length} of ${samples.length} images`);
+      const files = m.unzipSync(
+        new Uint8Array(m.buildErrorSamplesZip(m.doc, samples, { nsfwChannel: false })),
+      );
+      const manifest = JSON.parse(
+        Buffer.from(files['manifest.json'] ?? new Uint8Array()).toString('utf8'),
+      ) as {
+        entries: Array<{ image: string; json: string }>;
+      };
+      check(
+        manifest.entries.length === samples.length,
+        `manifest lists ${manifest.entries.length} of ${samples.length} images`,
+      );
+      for (const name of Object.keys(files)) {
+        check(
+          /^[A-Za-z0-9][A-Za-z0-9.-]{0,95}$/.test(name) && !name.includes('..'),
+          `unsafe entry name ${name}`,
+        );
+      }
       for (const [n, s] of samples.entries()) {
-        const got = files[`images/${s.fileName}`];
-        check(got !== undefined && Buffer.from(got).equals(s.data), `image ${s.fileName} missing or changed`);
-        check(index[n]?.reason === s.image.reason, `index.csv row ${n} reason changed`);
+        const entry = manifest.entries[n];
+        const got = entry ? files[entry.image] : undefined;
+        check(got !== undefined && Buffer.from(got).equals(s.data), `image ${n} missing or changed`);
+        const meta = entry ? files[entry.json] : undefined;
+        const reason = meta
+          ? (JSON.parse(Buffer.from(meta).toString('utf8')) as { reason: string }).reason
+          : null;
+        check(reason === s.item.image.reason, `image ${n}: its JSON lost the reason`);
       }
     },
   }),

@@ -96,3 +96,27 @@ export function skipIfMissing(t: { skip(message?: string): void }, req: Requirem
   t.skip(req.skip);
   return true;
 }
+
+const commandCache = new Map<string, boolean>();
+
+/** Whether `command` runs (looked up on the PATH once per process). */
+export function commandAvailable(command: string, args: readonly string[] = ['-v']): boolean {
+  if (!commandCache.has(command)) {
+    const r = spawnSync(command, [...args], { stdio: 'ignore', timeout: 30_000 });
+    commandCache.set(command, r.error === undefined);
+  }
+  return commandCache.get(command) ?? false;
+}
+
+/**
+ * Options for a test that runs system commands (poppler-utils' pdfinfo/pdftotext/pdffonts/pdftoppm,
+ * chromium): skipped with one line naming the Debian package when missing, a failure under CI=true
+ * (`.ci/run` installs them).
+ */
+export function needsCommands(commands: readonly string[], debianPackage: string): Requirement {
+  const missing = commands.filter((c) => !commandAvailable(c));
+  return requirement(
+    missing.length === 0,
+    `needs ${missing.join(', ')} on the PATH (Debian package ${debianPackage}); .ci/run installs it`,
+  );
+}

@@ -1,5 +1,6 @@
 import type { ModelRecord } from '../civitai/record.ts';
 import type { Analyzer, AnalyzerOutput, ModelAnalysis } from './analyzer.ts';
+import { AUDIT_SCHEMA_VERSION, type AuditDocument, type DocumentImage } from './document.ts';
 import { type CsvRow, ModelRow, renderMetricsCsv } from './metrics-csv.ts';
 import type { AuditResult, FlaggedImage, ModelAuditSummary } from './service.ts';
 import type { AuditRunOptions, AuditSelection, Finding } from './types.ts';
@@ -69,6 +70,34 @@ export function verdictOf(
   };
 }
 
+/** Sample images of a flagged model kept as evidence in error_samples.zip. */
+const SAMPLES_PER_FLAGGED_MODEL = 6;
+
+function samplesOf(record: ModelRecord, reason: string): DocumentImage[] {
+  return record.versions
+    .flatMap((v) =>
+      v.images
+        .filter((im) => im.kind === 'image')
+        .map((im) => ({
+          modelId: record.id,
+          versionId: v.id,
+          imageId: im.id,
+          url: im.url,
+          nsfwLevel: im.nsfwLevel,
+          reason,
+          prompt: im.prompt,
+        })),
+    )
+    .slice(0, SAMPLES_PER_FLAGGED_MODEL);
+}
+
+function flaggedBy(outcomes: AuditDocument['models'][number]['outcomes'] | undefined): string {
+  return Object.entries(outcomes ?? {})
+    .filter(([, o]) => o.flagged === true)
+    .map(([n]) => n)
+    .join(', ');
+}
+
 export interface BuildInput {
   selection: AuditSelection;
   options: AuditRunOptions;
@@ -86,6 +115,7 @@ export function buildAuditResult(input: BuildInput): AuditResult {
   const rows: CsvRow[] = [];
   const columns = analyzers.flatMap((a) => a.columns);
   const perModelEvidence: Array<Record<string, unknown>> = [];
+  const perModelOutcomes: Array<AuditDocument['models'][number]['outcomes']> = [];
   for (const record of records) {
     const analyses: Array<[string, ModelAnalysis]> = [];
     analyzers.forEach((a, i) => {
@@ -120,13 +150,22 @@ export function buildAuditResult(input: BuildInput): AuditResult {
     });
     rows.push(row);
     perModelEvidence.push(Object.fromEntries(analyses.map(([n, a]) => [n, a.evidence])));
+    perModelOutcomes.push(
+      Object.fromEntries(
+        analyses.map(([n, a]) => [n, { flagged: a.flagged, unmeasured: a.unmeasured ?? null }]),
+      ),
+    );
   }
   const extraRows = outputs.flatMap((o) => o.rows);
   const notes = [...input.notes, ...outputs.flatMap((o) => o.notes)];
   const flaggedImages: FlaggedImage[] = outputs.flatMap((o) => o.flaggedImages);
   const metricsCsv = renderMetricsCsv([...rows, ...extraRows], columns);
-  const auditJson = {
-    tool: TOOL,
+  const prompts = new Map(
+    records.flatMap((r) => r.versions.flatMap((v) => v.images.map((im) => [`${v.id}:${im.id}`, im.prompt]))),
+  );
+  const document: AuditDocument = {
+    schemaVersion: AUDIT_SCHEMA_VERSION,
+    tool: { ...TOOL },
     generatedAt: input.now.toISOString(),
     selection: input.selection,
     options: input.options,
@@ -140,13 +179,35 @@ export function buildAuditResult(input: BuildInput): AuditResult {
     ),
     models: models.map((m, i) => ({
       ...m,
+      commentsReason: m.commentsReason ?? null,
+      versions: (records[i]?.versions ?? []).map((v) => ({
+        id: v.id,
+        name: v.name,
+        baseModel: v.baseModel,
+        sha256: (v.files.find((f) => f.primary) ?? v.files[0])?.sha256 ?? null,
+      })),
+      outcomes: perModelOutcomes[i] ?? {},
+      analyses: perModelEvidence[i] ?? {},
+      samples:
+        m.verdict === 'flagged' && records[i]
+          ? samplesOf(records[i], `sample image of a model flagged by ${flaggedBy(perModelOutcomes[i])}`)
+          : [],
+    })),
+    rows: extraRows,
+    flaggedImages: flaggedImages.map((f) => ({
+      ...f,
+      prompt: prompts.get(`${f.versionId}:${f.imageId}`) ?? null,
+    })),
+  };
+  const auditJson = {
+    ...document,
+    models: document.models.map((m, i) => ({
+      ...m,
       comments: {
         status: records[i]?.comments.status,
         reason: records[i]?.comments.reason ?? null,
       },
-      analyses: perModelEvidence[i],
     })),
-    flaggedImages,
   };
   return {
     generatedAt: input.now.toISOString(),
@@ -155,6 +216,7 @@ export function buildAuditResult(input: BuildInput): AuditResult {
     analyses: analyzers.map((a) => a.name),
     notes,
     flaggedImages,
+    document,
     files: [
       { name: 'metrics.csv', contentType: 'text/csv; charset=utf-8', data: Buffer.from(metricsCsv, 'utf8') },
       {

@@ -1,3 +1,4 @@
+import type { AuditDocument } from './document.ts';
 import type {
   AuditHooks,
   AuditRunOptionsInput,
@@ -61,6 +62,8 @@ export interface AuditResult {
   /** Sentences about what the audit could not do (no API key → no comments, missing CLIP model, …). */
   notes: string[];
   flaggedImages: FlaggedImage[];
+  /** audit.json as a typed value: what the report builder (src/report) draws from. */
+  document: AuditDocument;
   /** metrics.csv, audit.json and, as later analyses land, charts and error_samples.zip. */
   files: AuditFile[];
 }

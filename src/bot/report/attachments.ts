@@ -1,9 +1,9 @@
-import { stringify } from 'csv-stringify/sync';
-import { zipSync } from 'fflate';
+import type { AuditDocument } from '../../analysis/audit/document.ts';
 import type { AuditFile, FlaggedImage } from '../../analysis/audit/service.ts';
 import type { Logger } from '../../analysis/ports.ts';
 import { DiscordLimits } from '../../commands/discord-limits.ts';
 import type { OutgoingFile } from '../../commands/types.ts';
+import { type EvidenceItem, EvidenceZip } from '../../report/zip.ts';
 
 /** Highest Civitai nsfwLevel that may be shown in a channel that is not age-restricted (PG-13). */
 export const SFW_MAX_NSFW_LEVEL = 2;
@@ -15,9 +15,8 @@ export function imageAllowed(image: Pick<FlaggedImage, 'nsfwLevel'>, nsfwChannel
 }
 
 export interface SampleImage {
-  image: FlaggedImage;
+  item: EvidenceItem;
   data: Buffer;
-  fileName: string;
 }
 
 export interface ErrorSamples {
@@ -27,69 +26,49 @@ export interface ErrorSamples {
   failed: number;
 }
 
-/** Download the flagged images this channel may see (age-restricted channels see all). */
+/** Download the evidence images this channel may see (age-restricted channels see all). */
 export async function collectErrorSamples(
-  flagged: readonly FlaggedImage[],
+  items: readonly EvidenceItem[],
   nsfwChannel: boolean,
   fetchImage: (url: string, signal?: AbortSignal) => Promise<Buffer>,
   logger: Logger,
   maxImages = 50,
 ): Promise<ErrorSamples> {
-  const allowed = flagged.filter((img) => imageAllowed(img, nsfwChannel));
-  const withheld = flagged.length - allowed.length;
+  const allowed = items.filter((item) => imageAllowed(item.image, nsfwChannel));
+  const withheld = items.length - allowed.length;
   const images: SampleImage[] = [];
   let failed = 0;
-  for (const image of allowed.slice(0, maxImages)) {
+  for (const item of allowed.slice(0, maxImages)) {
     try {
-      const data = await fetchImage(image.url, AbortSignal.timeout(20_000));
-      images.push({
-        image,
-        data,
-        fileName: `${image.modelId}-${image.versionId}-${image.imageId}${extension(data)}`,
-      });
+      images.push({ item, data: await fetchImage(item.image.url, AbortSignal.timeout(20_000)) });
     } catch (error) {
       failed++;
-      logger.warn({ err: error, url: image.url }, 'flagged image download failed');
+      logger.warn({ err: error, url: item.image.url }, 'evidence image download failed');
     }
   }
   return { images, withheld, failed };
 }
 
-function extension(data: Buffer): string {
-  if (data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
-    return '.png';
-  if (data[0] === 0xff && data[1] === 0xd8) return '.jpg';
-  if (
-    data.subarray(0, 4).toString('latin1') === 'RIFF' &&
-    data.subarray(8, 12).toString('latin1') === 'WEBP'
-  ) {
-    return '.webp';
-  }
-  if (data.subarray(0, 3).toString('latin1') === 'GIF') return '.gif';
-  return '.bin';
+/** The NSFW sentence README.txt of a Discord ZIP carries. */
+export function nsfwRule(nsfwChannel: boolean): string {
+  return nsfwChannel
+    ? 'age-restricted Discord channel: every level'
+    : `Discord channel that is not age-restricted: images up to level ${SFW_MAX_NSFW_LEVEL} (PG-13); unknown levels left out`;
 }
 
-/** error_samples.zip with an index.csv (model, version, image, nsfw level, reason, file). */
-export function buildErrorSamplesZip(images: readonly SampleImage[]): Buffer {
-  const rows = images.map((s) => [
-    s.image.modelId,
-    s.image.versionId,
-    s.image.imageId,
-    s.image.nsfwLevel,
-    s.image.reason,
-    s.fileName,
-    s.image.url,
-  ]);
-  const index = stringify(rows, {
-    header: true,
-    columns: ['model_id', 'version_id', 'image_id', 'nsfw_level', 'reason', 'file', 'url'],
-  });
-  const entries: Record<string, [Uint8Array, { level: 0 | 6 }]> = {
-    'index.csv': [new TextEncoder().encode(index), { level: 6 }],
-  };
-  // Images are already compressed: store them.
-  for (const s of images) entries[`images/${s.fileName}`] = [new Uint8Array(s.data), { level: 0 }];
-  return Buffer.from(zipSync(entries));
+/** error_samples.zip (image + JSON pairs, manifest.json, README.txt) for a channel, in memory. */
+export function buildErrorSamplesZip(
+  doc: AuditDocument,
+  images: readonly SampleImage[],
+  options: { nsfwChannel: boolean; withheld?: number; failed?: number },
+): Buffer {
+  const chunks: Uint8Array[] = [];
+  const zip = new EvidenceZip(doc, nsfwRule(options.nsfwChannel), (c) => chunks.push(c));
+  zip.summary.withheld = options.withheld ?? 0;
+  zip.summary.failed = options.failed ?? 0;
+  for (const s of images) zip.add(s.item, s.data);
+  zip.finish();
+  return Buffer.concat(chunks);
 }
 
 export type OmittedReason = 'tooLarge' | 'tooMany';
@@ -102,13 +81,15 @@ export interface AttachmentPlan {
 }
 
 /**
- * Choose what to attach: metrics.csv, error_samples.zip (shrunk to fit the per-file limit), charts,
- * then the rest, at most 10 files and within the request size; the rest is reported as omitted.
+ * Choose what to attach: metrics.csv, error_samples.zip (made by `zipOf`, shrunk to fit the
+ * per-file limit), charts, then the rest (PDF before audit.json), at most 10 files and within the
+ * request size; the rest is reported as omitted.
  */
 export function planAttachments(
   serviceFiles: readonly AuditFile[],
   samples: readonly SampleImage[],
   perFileLimit: number,
+  zipOf: (kept: readonly SampleImage[]) => Buffer = () => Buffer.alloc(0),
 ): AttachmentPlan {
   const omitted: AttachmentPlan['omitted'] = [];
   let zipReduced: AttachmentPlan['zipReduced'] = null;
@@ -122,10 +103,10 @@ export function planAttachments(
   for (const f of csv) candidates.push({ name: f.name, data: f.data });
   if (samples.length > 0) {
     let kept = samples.length;
-    let zip = buildErrorSamplesZip(samples);
+    let zip = zipOf(samples);
     while (zip.length > perFileLimit && kept > 0) {
       kept = Math.floor(kept / 2);
-      zip = buildErrorSamplesZip(samples.slice(0, kept));
+      zip = zipOf(samples.slice(0, kept));
     }
     if (kept === 0) omitted.push({ name: 'error_samples.zip', reason: 'tooLarge' });
     else {
@@ -153,6 +134,7 @@ export function planAttachments(
 function priority(file: AuditFile): number {
   if (file.name.endsWith('.csv')) return 0;
   if (file.contentType.startsWith('image/')) return 2;
+  if (file.name.endsWith('.pdf')) return 2.5;
   if (file.name.endsWith('.json')) return 4;
   return 3;
 }

@@ -5,9 +5,12 @@ import { snippet } from '../../analysis/text/snippet.ts';
 import { DiscordLimits, formatBytes, truncate } from '../../commands/discord-limits.ts';
 import type { OutgoingMessage } from '../../commands/types.ts';
 import { t } from '../../i18n/index.ts';
+import { type BuiltReport, buildReport, REPORT_FILES } from '../../report/build.ts';
+import { type ReportLang, reportLangFor } from '../../report/strings.ts';
+import { evidenceItems } from '../../report/zip.ts';
 import type { DetectorStats, FeedbackItem, FeedbackStore } from '../../storage/feedback-store.ts';
 import { escapeUserText } from '../discord-text.ts';
-import { chartNames, collectErrorSamples, planAttachments } from './attachments.ts';
+import { buildErrorSamplesZip, chartNames, collectErrorSamples, planAttachments } from './attachments.ts';
 import { bySeverity, itemRef, renderReportEmbeds } from './render.ts';
 
 /** Report settings from the bot configuration. */
@@ -23,6 +26,11 @@ export interface ComposeInput {
   locale: string;
   nsfwChannel: boolean;
   attachmentLimit: number;
+  /**
+   * `audit`: an /audit reply (CSV, ZIP, PDF, audit.json); `weekly`: a subscription post (CSV and the
+   * PDF in the guild's language, no ZIP). Default `audit`.
+   */
+  purpose?: 'audit' | 'weekly';
 }
 
 export interface ComposeDeps {
@@ -44,6 +52,29 @@ export interface ComposedReport {
   withheld: number;
 }
 
+/**
+ * The report files of one result in one language, built once: every requester who joined the same
+ * job gets the same chart and PDF (drawing is synchronous work on the bot's thread).
+ */
+const reportCache = new WeakMap<AuditResult, Map<ReportLang, Promise<BuiltReport>>>();
+
+function reportFor(result: AuditResult, lang: ReportLang, logger: Logger): Promise<BuiltReport> {
+  const byLang = reportCache.get(result) ?? new Map<ReportLang, Promise<BuiltReport>>();
+  reportCache.set(result, byLang);
+  let report = byLang.get(lang);
+  if (!report) {
+    // Only the charts the embed and the PDF show.
+    report = buildReport(result.document, { markdown: false, html: false, pdf: [lang], maxCharts: 2 }).catch(
+      (error: unknown) => {
+        logger.warn({ err: error }, 'report files could not be built; sending the report without them');
+        return { files: [], charts: [], mainChart: null, notes: [] };
+      },
+    );
+    byLang.set(lang, report);
+  }
+  return report;
+}
+
 /** Turn an audit result into the Discord report: embeds, attachments, notes, and votable item lines. */
 export async function composeReport(input: ComposeInput, deps: ComposeDeps): Promise<ComposedReport> {
   const { result, locale } = input;
@@ -56,19 +87,39 @@ export async function composeReport(input: ComposeInput, deps: ComposeDeps): Pro
   const precision = new Map<Detector, DetectorStats>();
   for (const d of detectors) precision.set(d, await deps.feedback.detectorStats(d));
 
-  const samples = await collectErrorSamples(
-    result.flaggedImages,
-    input.nsfwChannel,
-    deps.fetchImage,
-    deps.logger,
+  const weekly = input.purpose === 'weekly';
+  const lang = reportLangFor(locale);
+  // The main chart becomes the embed image; the PDF is the summary in the reader's language.
+  const built = await reportFor(result, lang, deps.logger);
+  const reportFiles = [
+    ...(built.mainChart
+      ? [{ name: `${built.mainChart.name}.png`, contentType: 'image/png', data: built.mainChart.png }]
+      : []),
+    ...built.files.filter((f) => f.name === REPORT_FILES.pdf[lang]),
+  ];
+  const serviceFiles = result.files.filter((f) => !weekly || f.name.endsWith('.csv'));
+  const samples = weekly
+    ? { images: [], withheld: 0, failed: 0 }
+    : await collectErrorSamples(
+        evidenceItems(result.document),
+        input.nsfwChannel,
+        deps.fetchImage,
+        deps.logger,
+      );
+  const allFiles = [...serviceFiles, ...reportFiles];
+  const plan = planAttachments(allFiles, samples.images, input.attachmentLimit, (kept) =>
+    buildErrorSamplesZip(result.document, kept, {
+      nsfwChannel: input.nsfwChannel,
+      withheld: samples.withheld,
+      failed: samples.failed,
+    }),
   );
-  const plan = planAttachments(result.files, samples.images, input.attachmentLimit);
   const embeds = renderReportEmbeds({
     result,
     locale,
     disputed,
     precision,
-    chartNames: chartNames(plan.files, result.files),
+    chartNames: chartNames(plan.files, allFiles),
     feedbackEmoji: deps.settings.feedbackEmoji,
   });
 

@@ -5,6 +5,7 @@ import type { Detector, Finding } from '../../analysis/audit/types.ts';
 import { snippet } from '../../analysis/text/snippet.ts';
 import { clampEmbeds, DiscordLimits, truncate } from '../../commands/discord-limits.ts';
 import { t } from '../../i18n/index.ts';
+import { reportView } from '../../report/view.ts';
 import type { DetectorStats } from '../../storage/feedback-store.ts';
 import { escapeUserText } from '../discord-text.ts';
 
@@ -160,6 +161,43 @@ function renderModel(model: ModelAuditSummary, input: RenderInput): APIEmbed {
   return embed;
 }
 
+/** The 3–6 key numbers of a top-N report: verdict counts, CLIP low matches, what was not measured. */
+function keyNumbers(
+  input: RenderInput,
+  counts: { flagged: number; clean: number; unknown: number },
+): NonNullable<APIEmbed['fields']> {
+  const { locale, result } = input;
+  const total = result.models.length;
+  const view = reportView(result.document);
+  const fields: NonNullable<APIEmbed['fields']> = [
+    {
+      name: t(locale, 'report.field.flagged'),
+      value: t(locale, 'report.share', {
+        count: counts.flagged,
+        total,
+        percent: total > 0 ? Math.round((100 * counts.flagged) / total) : 0,
+      }),
+      inline: true,
+    },
+    { name: t(locale, 'report.field.clean'), value: String(counts.clean), inline: true },
+    { name: t(locale, 'report.field.unknown'), value: String(counts.unknown), inline: true },
+  ];
+  if (view.clip && view.clip.imagesScored > 0)
+    fields.push({
+      name: t(locale, 'report.field.lowMatch'),
+      value: t(locale, 'report.share', {
+        count: view.clip.imagesLow,
+        total: view.clip.imagesScored,
+        percent: Math.round((100 * view.clip.imagesLow) / view.clip.imagesScored),
+      }),
+      inline: true,
+    });
+  const missing = view.analyses.filter((a) => !a.ran || a.measured === 0).map((a) => a.name);
+  if (missing.length > 0)
+    fields.push({ name: t(locale, 'report.field.notMeasured'), value: missing.join(', '), inline: true });
+  return fields;
+}
+
 function renderTop(input: RenderInput): APIEmbed {
   const { locale, disputed, result } = input;
   const selection = result.selection;
@@ -200,7 +238,7 @@ function renderTop(input: RenderInput): APIEmbed {
     title,
     color: counts.flagged > 0 ? COLORS.flagged : COLORS.clean,
     description,
-    fields: [...(precisionField(input, detectors) ?? []), ...notesField(input)],
+    fields: [...keyNumbers(input, counts), ...(precisionField(input, detectors) ?? []), ...notesField(input)],
     footer: footer(input),
   };
 }

@@ -1,3 +1,4 @@
+import { AUDIT_SCHEMA_VERSION, type AuditDocument } from '../../../src/analysis/audit/document.ts';
 import type {
   AuditFile,
   AuditResult,
@@ -161,6 +162,35 @@ export function flagged(modelId: number, imageId: number, nsfwLevel: number): Fl
   };
 }
 
+/** The typed audit.json behind a scripted result (what the report builder draws from). */
+export function documentOf(
+  selection: AuditSelection,
+  models: readonly ModelAuditSummary[],
+  notes: readonly string[] = [],
+  flaggedImages: readonly FlaggedImage[] = [],
+): AuditDocument {
+  return {
+    schemaVersion: AUDIT_SCHEMA_VERSION,
+    tool: { name: 'loralens', version: '0.1.0' },
+    generatedAt: '2025-06-02T09:00:00.000Z',
+    selection,
+    options: AuditRunOptions.parse({}),
+    analyses: ['text'],
+    notes: [...notes],
+    summaries: {},
+    models: models.map((m) => ({
+      ...m,
+      commentsReason: m.commentsReason ?? null,
+      versions: [],
+      outcomes: { text: { flagged: m.verdict === 'flagged', unmeasured: null } },
+      analyses: {},
+      samples: [],
+    })),
+    rows: [],
+    flaggedImages: flaggedImages.map((f) => ({ ...f, prompt: null })),
+  };
+}
+
 /** Default scripted answer: model audits find two problems; top-N audits return n models, every third flagged. */
 export function defaultResult(selection: AuditSelection): AuditResult {
   let models: ModelAuditSummary[];
@@ -173,12 +203,14 @@ export function defaultResult(selection: AuditSelection): AuditResult {
     const id = selection.kind === 'model' ? Number(/\d+/.exec(selection.ref)?.[0] ?? 1) : 1;
     models = [model(id, [finding(id, 'trigger', { severity: 'error' }), finding(id, 'caption-drift')])];
   }
+  const notes = ['Comments were read without an API key; reviews were skipped.'];
   return {
     generatedAt: '2025-06-02T09:00:00.000Z',
     selection,
     models,
-    notes: ['Comments were read without an API key; reviews were skipped.'],
+    notes,
     flaggedImages: [],
+    document: documentOf(selection, models, notes),
     files: [
       metricsCsv(models),
       {

@@ -52,11 +52,14 @@ export const isFollowUp = (i: FakeInteraction) => (r: RecordedRequest) =>
 export const hasEmbeds = (r: RecordedRequest): boolean =>
   Array.isArray(r.body?.embeds) && r.body.embeds.length > 0;
 
-/** The final report edit of an interaction (the first edit carrying embeds). */
+/**
+ * The final report edit of an interaction (the first edit carrying embeds). The report draws a chart
+ * and a PDF; the first one in a process also loads the fonts, which takes seconds on a busy machine.
+ */
 export function finalEdit(
   discord: FakeDiscord,
   i: FakeInteraction,
-  timeoutMs = 5_000,
+  timeoutMs = 20_000,
 ): Promise<RecordedRequest> {
   return discord.waitFor((r) => isOriginalEdit(i)(r) && hasEmbeds(r), timeoutMs, `final edit of ${i.id}`);
 }
