@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { distanceEvidence, refKernelSums, shrunkFid } from '../../src/analysis/bias/analysis-distance.ts';
+import {
+  distanceEvidence,
+  groupDistances,
+  refKernelSums,
+  shrunkFid,
+} from '../../src/analysis/bias/analysis-distance.ts';
 import { cmmd, fid, fidShrunk, kidFull, kidSubsets } from '../../src/analysis/bias/distance.ts';
 import { DistanceEvidence } from '../../src/analysis/bias/evidence.ts';
 import { type Matrix, matrix } from '../../src/analysis/stats/linalg.ts';
@@ -75,4 +80,45 @@ test('fewer than 10 images on a side is "insufficient samples", never a number',
   assert.equal(ev.status, 'insufficient');
   assert.match(ev.status === 'insufficient' ? ev.reason : '', /^insufficient samples: 9 model image/);
   assert.equal(distanceEvidence(gaussian(20, 8, 1), gaussian(3, 8, 2), { seed: 1 }).status, 'insufficient');
+});
+
+test('leave-one-out group distances equal each model against the stacked other models', () => {
+  const groups = [gaussian(12, 8, 21, 1), gaussian(15, 8, 22), gaussian(11, 8, 23), gaussian(4, 8, 24)];
+  const got = groupDistances(groups, 'population', { seed: 5, resamples: 30 });
+  groups.forEach((g, i) => {
+    const others = groups.filter((_, j) => j !== i);
+    const rows = others.reduce((s, o) => s + o.rows, 0);
+    const ref = matrix(rows, 8, new Float64Array(rows * 8));
+    let off = 0;
+    for (const o of others) {
+      ref.data.set(o.data, off * 8);
+      off += o.rows;
+    }
+    const want = distanceEvidence(g, ref, { seed: 5, resamples: 30 });
+    assert.equal(got[i]!.status, want.status);
+    if (got[i]!.status !== 'ok' || want.status !== 'ok') return;
+    const a = got[i] as Extract<typeof want, { status: 'ok' }>;
+    for (const k of ['fid', 'kid', 'cmmd'] as const) {
+      close(a[k].estimate, want[k].estimate, 1e-7);
+      close(a[k].low, want[k].low, 1e-7);
+      close(a[k].high, want[k].high, 1e-7);
+    }
+    close(a.kidMean, want.kidMean, 1e-9);
+    close(a.fidShrunk.estimate, want.fidShrunk.estimate, 1e-7);
+    assert.equal(a.nRef, rows);
+  });
+  assert.equal(got[3]!.status, 'insufficient');
+});
+
+test('a fixed reference gives the same numbers through groupDistances as one by one', () => {
+  const groups = [gaussian(12, 8, 31, 1), gaussian(14, 8, 32)];
+  const ref = gaussian(20, 8, 33);
+  const got = groupDistances(groups, ref, { seed: 9, resamples: 20 });
+  groups.forEach((g, i) => {
+    const want = distanceEvidence(g, ref, { seed: 9, resamples: 20 });
+    assert.equal(JSON.stringify(got[i]).length > 0, true);
+    if (got[i]!.status !== 'ok' || want.status !== 'ok') assert.fail('both ok');
+    close(got[i].cmmd.estimate, want.cmmd.estimate, 1e-9);
+    close(got[i].fid.high, want.fid.high, 1e-7);
+  });
 });

@@ -28,7 +28,7 @@ export const DISTANCE_RESAMPLES = 200;
 /** KID subset pairs (torchmetrics' default count). */
 export const KID_SUBSETS = 100;
 /** Images per side on which the shrunk FID is computed. */
-export const SHRUNK_CAP = 64;
+export const SHRUNK_CAP = 32;
 /** The embedding the distances are computed on. */
 export const CLIP_FEATURES = 'clip-vit-b32 image';
 
@@ -419,4 +419,150 @@ export function shrunkFid(model: Matrix, ref: Matrix, rng: Random, cap = SHRUNK_
   let meanSq = 0;
   for (let k = 0; k < d; k++) meanSq += (ca.mean[k]! - cb.mean[k]!) ** 2;
   return { value: meanSq + trS1 + trS2 - 2 * (traceSqrt(prod) + outer) };
+}
+
+/** Row-stack matrices of one dimension. */
+function stack(parts: readonly Matrix[], d: number): Matrix {
+  const n = parts.reduce((s, p) => s + p.rows, 0);
+  const out = new Float64Array(n * d);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p.data.subarray(0, p.rows * d), offset * d);
+    offset += p.rows;
+  }
+  return matrix(n, d, out);
+}
+
+/** X·Xᵀ for all rows, computing each block once and mirroring it (N² values held). */
+function symmetricGram(x: Matrix): Float64Array {
+  const n = x.rows;
+  const d = x.cols;
+  const out = new Float64Array(n * n);
+  const BLOCK = 256;
+  for (let i0 = 0; i0 < n; i0 += BLOCK) {
+    const i1 = Math.min(n, i0 + BLOCK);
+    const rows = matrix(i1 - i0, d, x.data.subarray(i0 * d, i1 * d));
+    const cols = matrix(n - i0, d, x.data.subarray(i0 * d, n * d));
+    const g = gram(rows, cols).data;
+    const w = n - i0;
+    for (let i = i0; i < i1; i++) {
+      for (let j = i; j < n; j++) {
+        const v = g[(i - i0) * w + (j - i0)]!;
+        out[i * n + j] = v;
+        out[j * n + i] = v;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Distances of every group (one model's embeddings) against a reference: `'population'` = all
+ * other groups' rows (leave-one-out), else a fixed reference matrix. One Gram matrix over all rows
+ * (N² values) is computed once and every model's kernel sums are read from it, so the cost is one
+ * N² · d product plus O(n²) per bootstrap resample. Groups must share one dimension.
+ */
+export function groupDistances(
+  groups: readonly Matrix[],
+  reference: Matrix | 'population',
+  options: { seed: number; resamples?: number; minN?: number },
+): DistanceResult[] {
+  const minN = options.minN ?? MIN_DISTANCE_N;
+  const dims = groups.filter((g) => g.rows > 0).map((g) => g.cols);
+  const d = dims[0] ?? (reference === 'population' ? 0 : reference.cols);
+  const fixed = reference === 'population' ? undefined : reference;
+  const parts = fixed ? [...groups, fixed] : [...groups];
+  const all = stack(
+    parts.map((p) => (p.rows === 0 ? matrix(0, d) : p)),
+    d,
+  );
+  const offsets: number[] = [];
+  let acc = 0;
+  for (const p of parts) {
+    offsets.push(acc);
+    acc += p.rows;
+  }
+  const total = all.rows;
+  const refCount = (i: number): number => (fixed ? fixed.rows : total - groups[i]!.rows);
+  const wanted = groups.map((g, i) => g.rows >= minN && refCount(i) >= minN);
+  if (!wanted.some(Boolean) || d === 0) {
+    return groups.map((g, i) => distanceEvidence(g, matrix(refCount(i), d), { ...options, minN }));
+  }
+  const G = symmetricGram(all);
+  const nn = new Float64Array(total);
+  for (let i = 0; i < total; i++) nn[i] = G[i * total + i]!;
+  const poly = (i: number, j: number): number => (G[i * total + j]! / d + 1) ** 3;
+  const rbf = (i: number, j: number): number => Math.exp(-GAMMA * (nn[i]! + nn[j]! - 2 * G[i * total + j]!));
+  // Kernel sums over a half-open range of rows against itself.
+  const blockSums = (start: number, end: number): RefKernelSums => {
+    let p = 0;
+    let r = 0;
+    for (let i = start; i < end; i++) {
+      for (let j = start; j < end; j++) {
+        if (i !== j) p += poly(i, j);
+        r += rbf(i, j);
+      }
+    }
+    return { polyOffDiagonal: p, rbfAll: r };
+  };
+  const auditedEnd = fixed ? offsets[groups.length]! : total;
+  let fixedSums: RefKernelSums | undefined;
+  const rowPoly = new Float64Array(total);
+  const rowRbf = new Float64Array(total);
+  let totalPoly = 0;
+  let totalRbf = 0;
+  if (fixed) {
+    fixedSums = blockSums(auditedEnd, total);
+  } else {
+    for (let i = 0; i < total; i++) {
+      let p = 0;
+      let r = 0;
+      for (let j = 0; j < total; j++) {
+        if (i !== j) p += poly(i, j);
+        r += rbf(i, j);
+      }
+      rowPoly[i] = p;
+      rowRbf[i] = r;
+      totalPoly += p;
+      totalRbf += r;
+    }
+  }
+  return groups.map((g, gi) => {
+    const n = g.rows;
+    const start = offsets[gi]!;
+    const end = start + n;
+    if (!wanted[gi]) return distanceEvidence(g, matrix(refCount(gi), d), { ...options, minN });
+    // Reference rows in global indices.
+    const refIndex: number[] = [];
+    if (fixed) for (let j = auditedEnd; j < total; j++) refIndex.push(j);
+    else for (let j = 0; j < total; j++) if (j < start || j >= end) refIndex.push(j);
+    const m = refIndex.length;
+    const model = new Float64Array(n * n);
+    const cross = new Float64Array(n * m);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) model[i * n + j] = G[(start + i) * total + start + j]!;
+      for (let j = 0; j < m; j++) cross[i * m + j] = G[(start + i) * total + refIndex[j]!]!;
+    }
+    let refSums = fixedSums;
+    if (!refSums) {
+      const own = blockSums(start, end);
+      let p = 0;
+      let r = 0;
+      for (let i = start; i < end; i++) {
+        p += rowPoly[i]!;
+        r += rowRbf[i]!;
+      }
+      refSums = {
+        polyOffDiagonal: totalPoly - 2 * p + own.polyOffDiagonal,
+        rbfAll: totalRbf - 2 * r + own.rbfAll,
+      };
+    }
+    const refRows = fixed ?? pickRows(all, refIndex);
+    return distanceEvidence(g, refRows, {
+      ...options,
+      minN,
+      refSums,
+      gram: { model, cross, ref: (j, l) => G[refIndex[j]! * total + refIndex[l]!]! },
+    });
+  });
 }
