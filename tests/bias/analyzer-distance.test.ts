@@ -116,9 +116,9 @@ test('a fixed reference gives the same numbers through groupDistances as one by 
   const got = groupDistances(groups, ref, { seed: 9, resamples: 20 });
   groups.forEach((g, i) => {
     const want = distanceEvidence(g, ref, { seed: 9, resamples: 20 });
-    assert.equal(JSON.stringify(got[i]).length > 0, true);
-    if (got[i]!.status !== 'ok' || want.status !== 'ok') assert.fail('both ok');
-    close(got[i].cmmd.estimate, want.cmmd.estimate, 1e-9);
-    close(got[i].fid.high, want.fid.high, 1e-7);
+    const one = got[i];
+    if (one?.status !== 'ok' || want.status !== 'ok') assert.fail('both ok');
+    close(one.cmmd.estimate, want.cmmd.estimate, 1e-9);
+    close(one.fid.high, want.fid.high, 1e-7);
   });
 });
