@@ -42,9 +42,11 @@ const whyNot = ([name, a]: [string, ModelAnalysis]): string =>
 export function verdictOf(
   analyses: Array<[string, ModelAnalysis]>,
 ): Pick<ModelAuditSummary, 'verdict' | 'verdictLine'> {
-  const flagged = analyses.filter(([, a]) => a.flagged === true).map(([n]) => n);
-  const measured = analyses.filter(([, a]) => a.flagged !== null).map(([n]) => n);
-  const unmeasured = analyses.filter(([, a]) => a.flagged === null).map(whyNot);
+  // Informational analyses (bias metrics) measure, they do not detect: they never decide the verdict.
+  const deciding = analyses.filter(([, a]) => !a.informational);
+  const flagged = deciding.filter(([, a]) => a.flagged === true).map(([n]) => n);
+  const measured = deciding.filter(([, a]) => a.flagged !== null).map(([n]) => n);
+  const unmeasured = deciding.filter(([, a]) => a.flagged === null).map(whyNot);
   const notes = analyses
     .filter(([, a]) => a.flagged !== null && a.note)
     .map(([n, a]) => ` ${n}: ${a.note}.`)
@@ -63,9 +65,11 @@ export function verdictOf(
   return {
     verdict: 'unknown',
     verdictLine:
-      analyses.length === 0
-        ? 'Metadata only: no tag-error analysis was run.'
-        : `Nothing could be measured: ${unmeasured.join(', ')}.`,
+      deciding.length === 0
+        ? `Metadata only: no tag-error analysis was run.${notes}`
+        : notes
+          ? `No tag-error analysis could measure anything: ${unmeasured.join(', ')}.${notes}`
+          : `Nothing could be measured: ${unmeasured.join(', ')}.`,
   };
 }
 
