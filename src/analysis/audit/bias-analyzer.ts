@@ -203,11 +203,13 @@ export function createBiasAnalyzer(deps: BiasAnalyzerDeps = {}): Analyzer {
         byModel.get(rec.ref.modelId)?.push(rec);
       }
       const fixedRef =
-        reference.kind === 'population' ? undefined : [...pass.reference.values()].filter((r) => r.status === 'ok');
+        reference.kind === 'population'
+          ? undefined
+          : [...pass.reference.values()].filter((r) => r.status === 'ok');
       const allImages = [...byModel.values()].flat();
       if (fixedRef !== undefined && fixedRef.length === 0) {
         unmeasuredAll(
-          `the reference (${nameReference(reference, 0).column}) has no decodable images`,
+          `reference ${nameReference(reference, 0).column} has no decodable images`,
           nameReference(reference, 0).evidence,
         );
         return out;
@@ -231,7 +233,9 @@ export function createBiasAnalyzer(deps: BiasAnalyzerDeps = {}): Analyzer {
         const refImages = fixedRef ?? allImages.filter((r) => r.ref.modelId !== record.id);
         const refName = nameReference(reference, refImages.length);
         const compare = <E>(part: BiasPart<E> | undefined, what: string): E | NotMeasured =>
-          part ? part.compare(own, refImages, { seed: options.seed }) : notMeasured(`${what} analysis unavailable`);
+          part
+            ? part.compare(own, refImages, { seed: options.seed })
+            : notMeasured(`${what} analysis unavailable`);
         const evidence: BiasModelEvidence = {
           reference: refName.evidence,
           nImages: own.length,

@@ -1,6 +1,6 @@
 import type { ModelRecord } from '../civitai/record.ts';
 import type { Analyzer, AnalyzerOutput, ModelAnalysis } from './analyzer.ts';
-import { type CsvRow, ModelRow, renderMetricsCsv } from './metrics-csv.ts';
+import { type CsvRow, ModelRow, mergeImageRows, renderMetricsCsv } from './metrics-csv.ts';
 import type { AuditResult, FlaggedImage, ModelAuditSummary } from './service.ts';
 import type { AuditRunOptions, AuditSelection, Finding } from './types.ts';
 
@@ -125,7 +125,7 @@ export function buildAuditResult(input: BuildInput): AuditResult {
     rows.push(row);
     perModelEvidence.push(Object.fromEntries(analyses.map(([n, a]) => [n, a.evidence])));
   }
-  const extraRows = outputs.flatMap((o) => o.rows);
+  const extraRows = mergeImageRows(outputs.flatMap((o) => o.rows));
   const notes = [...input.notes, ...outputs.flatMap((o) => o.notes)];
   const flaggedImages: FlaggedImage[] = outputs.flatMap((o) => o.flaggedImages);
   const metricsCsv = renderMetricsCsv([...rows, ...extraRows], columns);

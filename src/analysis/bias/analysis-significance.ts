@@ -74,7 +74,9 @@ export function significanceSentence(rows: readonly Row[], nFlagged: number, nUn
   if (sig.length === 0) {
     return `At this N (${at}) no bias metric differs significantly (Mann–Whitney U, Benjamini–Hochberg q < ${SIGNIFICANCE_ALPHA}, ${tested.length} metrics tested)${tail}.`;
   }
-  const named = sig.map((r) => `${r.metric} (δ=${(r.cliffsDelta ?? 0).toFixed(2)}, q=${(r.q ?? 1).toPrecision(2)})`);
+  const named = sig.map(
+    (r) => `${r.metric} (δ=${(r.cliffsDelta ?? 0).toFixed(2)}, q=${(r.q ?? 1).toPrecision(2)})`,
+  );
   return `At this N (${at}) significant after Benjamini–Hochberg at q < ${SIGNIFICANCE_ALPHA}: ${named.join(', ')}; not significant: ${tested.length - sig.length} other tested metric(s)${tail}.`;
 }
 
