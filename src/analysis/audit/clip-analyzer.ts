@@ -1,10 +1,19 @@
 import type { Dispatcher } from 'undici';
-import type { EmbeddingCache } from '../clip/embedding-cache.ts';
-import { type ImageAuditOptions, scoreImagePrompts } from '../clip/image-audit.ts';
+import { z } from 'zod';
+import { CLIP_DEFAULT_BATCH } from '../clip/defaults.ts';
+import { type EmbeddingCache, textEmbeddingKey } from '../clip/embedding-cache.ts';
+import { type ClipEmbedder, type ImageAuditOptions, scoreImagePrompts } from '../clip/image-audit.ts';
 import { type ClipScorer, type ClipVariant, createClipScorer } from '../clip/scorer.ts';
+import { AppError, ErrorCode } from '../errors.ts';
+import { clipTensor } from '../images/clip-preprocess.ts';
+import type { DecodedImage } from '../images/decode.ts';
+import { featureOf, type SampleImageRef } from '../images/features.ts';
 import { createImageFetcher } from '../images/fetch.ts';
+import { type BatchedImageFeatureExtractor, type PassExtractor, sampleImageKey } from '../images/pass.ts';
+import { type ImageSkip, ImageSkipReason, skip } from '../images/types.ts';
 import { clipModelAvailability } from '../models/availability.ts';
 import { type Logger, silentLogger } from '../ports.ts';
+import { cleanPrompt } from '../text/prompt-clean.ts';
 import { snippet } from '../text/snippet.ts';
 import { type Analyzer, emptyOutput } from './analyzer.ts';
 import { findingKey } from './finding-key.ts';
@@ -24,7 +33,23 @@ export interface ClipAnalyzerOptions {
    */
   modelRateFlag?: number;
   logger?: Logger;
+  /** Called when the ONNX sessions are opened (at most once per analyzer; warm runs open none). */
+  onSessionsCreated?: () => void;
 }
+
+/** The CLIP analyzer, with the image-pass extractor that embeds each decoded image. */
+export type ClipAnalyzer = Analyzer & {
+  readonly imageExtractors: readonly PassExtractor[];
+  /** Whether the ONNX sessions are open (they open on the first embedding that is not cached). */
+  readonly sessionsOpen: boolean;
+};
+
+/** The cache key of CLIP results; equals the scorer's `modelId` (checked when the sessions open). */
+export function clipModelId(variant: ClipVariant): string {
+  return `openai/clip-vit-base-patch32:${variant}`;
+}
+
+const clipFeatureSchema = z.array(z.number().finite()).min(1);
 
 const MODEL_COLUMNS = [
   'clip_images_scored',
@@ -39,13 +64,70 @@ const MODEL_COLUMNS = [
  * against shuffled prompts of the same and other models, summarised per model with Wilson intervals.
  * Without model files it measures nothing and says so (one sentence in the notes).
  */
-export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
+export function createClipAnalyzer(options: ClipAnalyzerOptions): ClipAnalyzer {
   const logger = options.logger ?? silentLogger;
-  let scorer: ClipScorer | undefined;
+  const variant = options.variant ?? 'fp32';
+  const modelId = clipModelId(variant);
+  const batchSize = options.image?.batchSize ?? CLIP_DEFAULT_BATCH;
+  let opening: Promise<ClipScorer> | undefined;
+  // Sessions open lazily: a run whose embeddings are all cached never loads the ONNX models.
+  const open = (): Promise<ClipScorer> => {
+    opening ??= createClipScorer({ modelDir: options.modelDir, variant, batchSize, logger }).then(
+      (scorer) => {
+        if (scorer.modelId !== modelId) {
+          throw new AppError(ErrorCode.INTERNAL, `CLIP model id ${scorer.modelId} is not ${modelId}`);
+        }
+        options.onSessionsCreated?.();
+        return scorer;
+      },
+      (error: unknown) => {
+        opening = undefined;
+        throw error;
+      },
+    );
+    return opening;
+  };
+  const embedder: ClipEmbedder = {
+    modelId,
+    batchSize,
+    embedImages: async (tensors) => (await open()).embedImages(tensors),
+    embedTexts: async (texts) => (await open()).embedTexts(texts),
+  };
+
+  // Prompts of images decoded during the pass are embedded meanwhile (into the cache), so the text
+  // tower overlaps the crawl too; the analysis then finds them cached.
+  const prefetch = createPromptPrefetch(embedder, options, logger);
+
+  const extractor: BatchedImageFeatureExtractor<Float32Array, number[]> & {
+    available(): Promise<boolean>;
+  } = {
+    name: 'clip',
+    version: modelId,
+    schema: clipFeatureSchema,
+    available: async () => (await clipModelAvailability(options.modelDir, variant)).ok,
+    async extract(image: DecodedImage) {
+      const [embedding] = await embedder.embedImages([clipTensor(image)]);
+      return Array.from(embedding!);
+    },
+    batch: {
+      size: batchSize,
+      prepare(image: DecodedImage, ref: SampleImageRef) {
+        prefetch.add(ref.prompt);
+        return clipTensor(image);
+      },
+      run: async (tensors: readonly Float32Array[]) =>
+        (await embedder.embedImages(tensors)).map((e) => Array.from(e)),
+    },
+  };
+
   return {
     name: 'clip',
     columns: MODEL_COLUMNS,
-    async analyze(records, hooks, runOptions) {
+    imageExtractors: [extractor],
+    get sessionsOpen() {
+      return opening !== undefined;
+    },
+    async analyze(records, hooks, runOptions, context) {
       const out = emptyOutput();
       const unmeasured = (why: string, short: string): void => {
         for (const r of records) {
@@ -58,7 +140,7 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
           });
         }
       };
-      const availability = await clipModelAvailability(options.modelDir, options.variant ?? 'fp32');
+      const availability = await clipModelAvailability(options.modelDir, variant);
       if (!availability.ok) {
         out.notes.push(availability.sentence);
         unmeasured(availability.sentence, 'not run: CLIP model files are missing, run npm run models');
@@ -83,19 +165,26 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
         unmeasured('no still sample images', 'no still sample images');
         return out;
       }
-      scorer ??= await createClipScorer({
-        modelDir: options.modelDir,
-        variant: options.variant ?? 'fp32',
-        ...(options.image?.batchSize ? { batchSize: options.image.batchSize } : {}),
-        logger,
-      });
+      const pass = context?.images;
+      // From the image pass: the embedding, or why the image has none. Absent: fetched here.
+      const precomputed = (index: number): Float32Array | ImageSkip | undefined => {
+        const img = images[index]!;
+        const rec = pass?.images.get(sampleImageKey(img.modelId, img.imageId));
+        if (rec === undefined) return undefined;
+        if (rec.status === 'skipped') return skip(rec.reason, rec.detail);
+        const embedding = featureOf<number[]>(rec, extractor);
+        if (embedding !== undefined) return Float32Array.from(embedding);
+        return skip(ImageSkipReason.DECODE_ERROR, `CLIP: ${rec.failed.clip ?? 'no embedding'}`);
+      };
+      await prefetch.drain();
       const fetcher = createImageFetcher({
         dispatcher: options.dispatcher,
         extraAllowedOrigins: options.extraAllowedOrigins,
       });
       const result = await scoreImagePrompts({
         images,
-        scorer,
+        scorer: embedder,
+        ...(pass ? { precomputed } : {}),
         fetcher,
         ...(options.cache ? { cache: options.cache } : {}),
         options: {
@@ -201,8 +290,65 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): Analyzer {
       return out;
     },
     async close() {
+      await prefetch.drain().catch(() => undefined);
+      const scorer = await opening?.catch(() => undefined);
+      opening = undefined;
       await scorer?.dispose();
-      scorer = undefined;
+    },
+  };
+}
+
+/**
+ * Embeds the cleaned prompts of decoded images in the background, in batches, into the embedding cache
+ * (without a cache there is nowhere to keep them, and nothing is prefetched). Failures are logged and
+ * left to the analysis, which embeds what is missing and reports its own errors.
+ */
+function createPromptPrefetch(embedder: ClipEmbedder, options: ClipAnalyzerOptions, logger: Logger) {
+  const cache = options.cache;
+  const seen = new Set<string>();
+  let queued: string[] = [];
+  let chain: Promise<void> = Promise.resolve();
+  const flush = (): void => {
+    const batch = queued;
+    queued = [];
+    if (!cache || batch.length === 0) return;
+    chain = chain.then(async () => {
+      try {
+        const todo: string[] = [];
+        for (const text of batch) {
+          if ((await cache.get(textEmbeddingKey(text, embedder.modelId))) === undefined) todo.push(text);
+        }
+        if (todo.length === 0) return;
+        const embedded = await embedder.embedTexts(todo);
+        for (const [k, text] of todo.entries()) {
+          const windows = embedded[k]!.windows;
+          const dim = windows[0]?.length ?? 0;
+          const flat = new Float32Array(windows.length * dim);
+          for (const [j, w] of windows.entries()) flat.set(w, j * dim);
+          await cache.set(textEmbeddingKey(text, embedder.modelId), flat);
+        }
+      } catch (error) {
+        logger.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          'prompt prefetch failed',
+        );
+      }
+    });
+  };
+  return {
+    add(prompt: string | null): void {
+      if (!cache || prompt === null) return;
+      const text = cleanPrompt(prompt, options.image?.promptClean).text.trim();
+      if (text === '' || seen.has(text)) return;
+      seen.add(text);
+      queued.push(text);
+      if (queued.length >= embedder.batchSize) flush();
+    },
+    /** Embed what is queued and wait for every batch; the next audit starts with an empty memory. */
+    async drain(): Promise<void> {
+      flush();
+      await chain;
+      seen.clear();
     },
   };
 }

@@ -23,10 +23,15 @@ export interface CollectDeps {
   client: CivitaiClient;
   records?: RecordCache | undefined;
   logger?: Logger;
-  /** Models crawled at the same time during a top-N run. */
+  /** Models crawled at the same time during a top-N run (default 2; the service passes CIVITAI_CONCURRENCY). */
   modelConcurrency?: number;
   /** Stamps the records' `fetchedAt` (default: the system clock). */
   clock?: Clock;
+  /**
+   * Called with each model's record as soon as it is complete (crawled or read from the cache), while
+   * later models are still being fetched: the image pass starts on its images right away.
+   */
+  onRecord?: (record: ModelRecord) => void;
 }
 
 export interface Collected {
@@ -79,12 +84,14 @@ async function collect(
     const cached = await deps.records?.get(model.id, fingerprint, variant);
     if (cached) {
       fromCache++;
+      deps.onRecord?.(cached);
       return cached;
     }
     const record = await crawlModel(deps.client, model, options, { ...hooks, logger, clock: deps.clock });
     // Interrupted while this model was crawled: whatever it holds, it is not stored.
     throwIfAborted(hooks.signal);
     await deps.records?.set(record, variant);
+    deps.onRecord?.(record);
     return record;
   };
 

@@ -63,11 +63,12 @@ export function checkCalibrationOptions(o: CalibrationOptions): CalibrationOptio
  * Calibrated mismatch decision for one image: its similarity to `nullK` prompts drawn (seeded) from the
  * other distinct prompts of the audit forms a null distribution; the image is flagged when its own
  * score is not above the null's (1 − alpha) quantile, and the empirical p-value is recorded.
+ * `otherPrompts` may be a view (only `length` and `at` are used): the draw costs O(nullK), not O(prompts).
  */
 export function calibrate(
   image: Float32Array,
   ownWindows: readonly Float32Array[],
-  otherPrompts: ReadonlyArray<readonly Float32Array[]>,
+  otherPrompts: Pick<ReadonlyArray<readonly Float32Array[]>, 'length' | 'at'>,
   options: CalibrationOptions,
   rng: Random,
 ): CalibratedDecision {
@@ -76,7 +77,7 @@ export function calibrate(
     return { score, nullQuantile: null, pValue: null, lowMatch: null, nullSize: otherPrompts.length };
   }
   const picks = sampleIndices(otherPrompts.length, options.nullK, rng);
-  const nullScores = picks.map((i) => windowSimilarity(image, otherPrompts[i]!).max);
+  const nullScores = picks.map((i) => windowSimilarity(image, otherPrompts.at(i)!).max);
   const q = quantile(nullScores, 1 - options.alpha);
   return {
     score,

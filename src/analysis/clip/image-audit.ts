@@ -108,9 +108,17 @@ export interface ImageAuditOptions {
   promptClean?: PromptCleanOptions;
 }
 
+/** What the audit needs of a CLIP scorer; a lazy one opens its sessions on the first embed call. */
+export type ClipEmbedder = Pick<ClipScorer, 'modelId' | 'batchSize' | 'embedImages' | 'embedTexts'>;
+
 export interface ScoreImagePromptsInput {
   images: ImageAuditInput[];
-  scorer: ClipScorer;
+  scorer: ClipEmbedder;
+  /**
+   * Image embeddings (or skips) already computed by the image pass, by input index: such an image is
+   * neither downloaded nor embedded here. undefined = not known, fetched and embedded as usual.
+   */
+  precomputed?: (index: number) => Float32Array | ImageSkip | undefined;
   fetcher: ImageFetcher;
   cache?: EmbeddingCache;
   options: ImageAuditOptions;
@@ -234,6 +242,18 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
         checkAbort(signal);
         const index = todo[next++]!;
         const img = images[index]!;
+        const known = input.precomputed?.(index);
+        if (known instanceof Float32Array) {
+          imageEmbeddings.set(index, known);
+          imageCacheHits += 1;
+          bump();
+          continue;
+        }
+        if (known !== undefined) {
+          skips.set(index, known);
+          bump();
+          continue;
+        }
         const fetchOptions = { width: img.width, height: img.height, minShortSide: CLIP_IMAGE_SIZE };
         // Keyed on the rendition actually requested: another CDN width is another image.
         const key = imageEmbeddingKey(fetcher.requestUrl(img.url, fetchOptions), scorer.modelId);
@@ -332,8 +352,15 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
   if (failure !== null) throw failure;
   checkAbort(signal);
 
-  // 4. Decisions: calibrated null from the other distinct prompts, or the raw threshold.
+  // 4. Decisions: calibrated null from the other distinct prompts, or the raw threshold. The others are a
+  //    view over the distinct prompts without the image's own (no per-image copy: linear in images).
   const rng = seededRandom(seed);
+  const uniqueEmbeddings = uniquePrompts.map((p) => textEmbeddings.get(p)!);
+  const uniqueIndex = new Map(uniquePrompts.map((p, k) => [p, k]));
+  const othersOf = (own: number): Pick<ReadonlyArray<readonly Float32Array[]>, 'length' | 'at'> => ({
+    length: uniqueEmbeddings.length - 1,
+    at: (j: number) => uniqueEmbeddings[j < own ? j : j + 1],
+  });
   const rows: ImageScoreRow[] = images.map((img, i) => {
     const base = {
       model_id: img.modelId,
@@ -359,7 +386,7 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
         skip_detail: skipped?.detail ?? 'no embedding',
       };
     }
-    const others = uniquePrompts.filter((p) => p !== cleaned[i]).map((p) => textEmbeddings.get(p)!);
+    const others = othersOf(uniqueIndex.get(cleaned[i]!)!);
     const sim = windowSimilarity(embedding, own);
     const decision = calibrate(embedding, own, others, calibration, rng);
     const lowMatch = rawThreshold === null ? decision.lowMatch : sim.max < rawThreshold;

@@ -28,15 +28,21 @@ export function seededRandom(seed: number): Random {
   };
 }
 
-/** Fisher–Yates sample of `k` distinct indices from [0, n) (all of them, shuffled, when k ≥ n). */
+/**
+ * Fisher–Yates sample of `k` distinct indices from [0, n) (all of them, shuffled, when k ≥ n). The
+ * swapped positions live in a sparse map, so a draw costs O(min(k, n)) time and memory whatever `n`
+ * is; the result is exactly the dense shuffle's (same swaps, same generator calls).
+ */
 export function sampleIndices(n: number, k: number, rng: Random): number[] {
-  const idx = Array.from({ length: n }, (_, i) => i);
-  const m = Math.min(k, n);
+  const m = Math.max(0, Math.min(k, n));
+  const swapped = new Map<number, number>();
+  const at = (i: number): number => swapped.get(i) ?? i;
+  const out = new Array<number>(m);
   for (let i = 0; i < m; i++) {
     const j = i + rng.int(n - i);
-    const tmp = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = tmp;
+    const picked = at(j);
+    swapped.set(j, at(i));
+    out[i] = picked;
   }
-  return idx.slice(0, m);
+  return out;
 }
