@@ -17,10 +17,16 @@ import { type DistanceFlags, runDistance } from './distance.ts';
 import { runModels } from './models.ts';
 import { ANALYSIS_LABELS, commentsCell, commentsLegend, createProgress, renderTable } from './render.ts';
 import { runScanText } from './scan-text.ts';
-import { SELECTION_FLAG_KEYS, type SelectionFlags, selectionFromFlags } from './selection.ts';
+import {
+  type BiasFlags,
+  biasOptionsFromFlags,
+  SELECTION_FLAG_KEYS,
+  type SelectionFlags,
+  selectionFromFlags,
+} from './selection.ts';
 import { runTokenize } from './tokenize.ts';
 
-export interface RunFlags extends SelectionFlags {
+export interface RunFlags extends SelectionFlags, BiasFlags {
   out: string;
   comments: boolean;
   imagesPerVersion: string;
@@ -69,7 +75,10 @@ function addClipOptions(cmd: Command): Command {
       '--clip-alpha <a>',
       'calibrated CLIP mode: flag images not above the null (1-a) quantile (default 0.05)',
     )
-    .option('--clip-null-k <k>', 'calibrated CLIP mode: shuffled prompts per image (default 99)');
+    .option('--clip-null-k <k>', 'calibrated CLIP mode: shuffled prompts per image (default 99)')
+    .option('--reference <dir>', 'bias metrics: compare every model with this folder of images')
+    .option('--reference-model <id|url>', "bias metrics: compare every model with this model's images")
+    .option('--seed <n>', 'bias metrics: seed of every bootstrap and subset draw (default 20240601)');
 }
 
 /** The selection flags the user actually gave (commander fills defaults in, e.g. `--nsfw` false). */
@@ -124,6 +133,10 @@ async function statKind(path: string): Promise<'file' | 'dir' | 'missing'> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw error;
   }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await statKind(resolve(path))) === 'dir';
 }
 
 async function writable(dir: string): Promise<boolean> {
@@ -373,7 +386,7 @@ export function buildProgram(io: {
     ),
   ).action(async (flags: RunFlags, cmd: Command) => {
     const selection = selectionFromFlags(givenSelectionFlags(cmd, flags));
-    const options = runOptions(flags);
+    const options = { ...runOptions(flags), ...(await biasOptionsFromFlags(flags, isDirectory)) };
     const out = await checkOutDir(flags.out);
     const { config, logger } = setup();
     const progress = createProgress(io.stderr);
