@@ -1,8 +1,10 @@
 import type { Dispatcher } from 'undici';
 import type { Analyzer } from '../analysis/audit/analyzer.ts';
+import { createBiasAnalyzer } from '../analysis/audit/bias-analyzer.ts';
 import { createClipAnalyzer } from '../analysis/audit/clip-analyzer.ts';
 import { createTextAnalyzer } from '../analysis/audit/text-analyzer.ts';
 import { createTrainingAnalyzer } from '../analysis/audit/training-analyzer.ts';
+import { colourPart, facesPart } from '../analysis/bias/analysis-parts.ts';
 import type { Logger } from '../analysis/ports.ts';
 import type { AppConfig } from '../config.ts';
 import type { StorageBackend } from '../storage/backend.ts';
@@ -28,6 +30,11 @@ export function defaultAnalyzers(deps: AnalyzerDeps): Analyzer[] {
       extraAllowedOrigins: [new URL(deps.config.civitaiBaseUrl).origin],
       cache: keyvEmbeddingCache(deps.storage.keyv('clip-embeddings'), { ttlMs: 30 * 24 * 3_600_000 }),
       logger: deps.logger.child({ component: 'clip' }),
+    }),
+    // Informational: measures against a reference, never flags. Face models open on the first image.
+    createBiasAnalyzer({
+      colour: colourPart(),
+      faces: facesPart({ logger: deps.logger.child({ component: 'faces' }) }),
     }),
   ];
 }

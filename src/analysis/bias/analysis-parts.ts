@@ -6,7 +6,8 @@ import type { BiasPart } from './analysis-types.ts';
 import { type ColourFeatures, colourExtractor, compareColour } from './colour.ts';
 import type { ColourEvidence, FacesEvidence } from './evidence.ts';
 import { compareFaces } from './faces/compare.ts';
-import { type AnimeFaceDetector, createFaceExtractor, FACES_VERSION, FaceResult } from './faces/index.ts';
+import { createAnimeFaceDetector } from './faces/anime.ts';
+import { createFaceExtractor, DEFAULT_FACE_MODEL_DIR, FACES_VERSION, FaceResult } from './faces/index.ts';
 
 /** The records of a set that carry an extractor's value, with those values. */
 function withFeature<T>(
@@ -45,8 +46,10 @@ export function colourPart(): BiasPart<z.infer<typeof ColourEvidence>> {
 }
 
 export interface FacesPartOptions {
+  /** Folder with the face models (default: the package's assets/models, where they ship). */
   modelDir?: string;
-  animeDetector?: AnimeFaceDetector | null;
+  /** Add the anime-face LBP cascade's faces (default true; opened with the other models). */
+  anime?: boolean;
   logger?: Logger;
 }
 
@@ -57,18 +60,21 @@ export interface FacesPartOptions {
  */
 export function lazyFaceExtractor(options: FacesPartOptions = {}): ImageFeatureExtractor<FaceResult> {
   let session: Promise<ImageFeatureExtractor<FaceResult>> | undefined;
-  const anime = options.animeDetector ?? null;
+  const anime = options.anime ?? true;
+  const dir = options.modelDir ?? DEFAULT_FACE_MODEL_DIR;
   const open = (): Promise<ImageFeatureExtractor<FaceResult>> => {
-    session ??= createFaceExtractor({
-      ...(options.modelDir ? { modelDir: options.modelDir } : {}),
-      ...(options.logger ? { logger: options.logger } : {}),
-      animeDetector: anime,
-    });
+    session ??= (async () =>
+      createFaceExtractor({
+        modelDir: dir,
+        ...(options.logger ? { logger: options.logger } : {}),
+        animeDetector: anime ? await createAnimeFaceDetector(dir) : null,
+      }))();
     return session;
   };
   return {
     name: 'faces',
-    version: anime === null ? FACES_VERSION : `${FACES_VERSION};lbp-animeface`,
+    // The same version string createFaceExtractor gives its extractor (the cache key).
+    version: anime ? `${FACES_VERSION};lbp-animeface` : FACES_VERSION,
     schema: FaceResult,
     extract: async (image, ref, signal) => (await open()).extract(image, ref, signal),
     async close() {
