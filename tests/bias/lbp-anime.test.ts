@@ -37,7 +37,7 @@ describe('anime-face detector', () => {
     assert.equal(bytes.length, 246945);
     assert.equal(createHash('sha256').update(bytes).digest('hex'), ANIME_CASCADE_SHA256);
     assert.match(
-      readFileSync(join(MODELS, 'LICENSE-lbpcascade-animeface.txt'), 'utf8'),
+      readFileSync(join(MODELS, 'LICENSE-face-lbpcascade-animeface.txt'), 'utf8'),
       /MIT License[\s\S]*nagadomi/,
     );
   });
