@@ -4,7 +4,7 @@ import { createBiasAnalyzer } from '../analysis/audit/bias-analyzer.ts';
 import { createClipAnalyzer } from '../analysis/audit/clip-analyzer.ts';
 import { createTextAnalyzer } from '../analysis/audit/text-analyzer.ts';
 import { createTrainingAnalyzer } from '../analysis/audit/training-analyzer.ts';
-import { colourPart, facesPart } from '../analysis/bias/analysis-parts.ts';
+import { colourPart, compositionPart, facesPart } from '../analysis/bias/analysis-parts.ts';
 import type { Logger } from '../analysis/ports.ts';
 import type { AppConfig } from '../config.ts';
 import type { StorageBackend } from '../storage/backend.ts';
@@ -35,6 +35,7 @@ export function defaultAnalyzers(deps: AnalyzerDeps): Analyzer[] {
     createBiasAnalyzer({
       colour: colourPart(),
       faces: facesPart({ logger: deps.logger.child({ component: 'faces' }) }),
+      composition: compositionPart(),
     }),
   ];
 }

@@ -6,7 +6,7 @@ import { BIAS_COLUMNS, createBiasAnalyzer } from '../../src/analysis/audit/bias-
 import { buildAuditResult, verdictOf } from '../../src/analysis/audit/build.ts';
 import { AuditRunOptions, type BiasReference } from '../../src/analysis/audit/types.ts';
 import { distanceEvidence } from '../../src/analysis/bias/analysis-distance.ts';
-import { colourPart } from '../../src/analysis/bias/analysis-parts.ts';
+import { colourPart, compositionPart, facesPart } from '../../src/analysis/bias/analysis-parts.ts';
 import { nameReference } from '../../src/analysis/bias/analysis-reference.ts';
 import { type ColourFeatures, colourExtractor, compareColour } from '../../src/analysis/bias/colour.ts';
 import { BiasModelEvidence, BiasSummary } from '../../src/analysis/bias/evidence.ts';
@@ -85,8 +85,8 @@ function ref(modelId: number | null, imageId: number): SampleImageRef {
   };
 }
 
-function okRecord(r: SampleImageRef, features: Record<string, unknown>): ImageFeatureRecord {
-  return { ref: r, status: 'ok', width: 16, height: 16, features, failed: {}, cached: false };
+function okRecord(r: SampleImageRef, features: Record<string, unknown>, size = 16): ImageFeatureRecord {
+  return { ref: r, status: 'ok', width: size, height: size, features, failed: {}, cached: false };
 }
 
 const DIM = 8;
@@ -399,3 +399,61 @@ test(
     }
   },
 );
+
+test('faces and composition parts read the pass values: detection rate, aspect deviation, shot shares, image cells', async () => {
+  const rng = seededRandom(12);
+  const images = new Map<string, ImageFeatureRecord>();
+  const face = (h: number, aspect: number) => ({
+    box: { x: 10, y: 10, w: h * aspect, h },
+    score: 0.9,
+    detector: 'yunet',
+    kind: 'photo' as const,
+    landmarks: null,
+    geometry: {
+      boxAspect: aspect,
+      interOcularRatio: null,
+      eyeMouthRatio: null,
+      jawWidthRatio: null,
+      rollDeg: null,
+    },
+  });
+  for (const m of [1, 2, 3]) {
+    for (let i = 0; i < 12; i++) {
+      const r = { ...ref(m, m * 100 + i), width: 100, height: 100 };
+      // Model 1: big, wide faces (close-ups); others: small, narrow faces (full body) or none.
+      const faces =
+        m === 1 ? [face(50, 1.2 + 0.01 * i)] : i % 3 === 0 ? [] : [face(8, 0.8 + 0.01 * rng.next())];
+      images.set(
+        r.key,
+        okRecord(r, { faces: { faces, detectors: ['yunet', 'peppa-68'] }, saliency: null }, 100),
+      );
+    }
+  }
+  const pass = { images, reference: new Map(), stats: { images: 36, decoded: 36, cacheHits: 0, skipped: 0 } };
+  const analyzer = createBiasAnalyzer({ faces: facesPart(), composition: compositionPart() });
+  assert.deepEqual(
+    analyzer.imageExtractors?.map((x) => x.name),
+    ['faces', 'saliency'],
+  );
+  const out = await analyzer.analyze([record(1), record(2), record(3)], {}, options(), {
+    images: pass,
+    previous: new Map(),
+  });
+  const m1 = out.perModel.get(1)!.metrics;
+  assert.equal(m1.face_detect_rate, 1);
+  assert.equal(m1.shot_closeup, 1);
+  assert.equal(m1.shot_none, 0);
+  assert.ok((m1.face_aspect_dev_pct as number) > 20);
+  assert.ok((m1.face_aspect_dev_pct_ci_low as number) > 0);
+  const m2 = out.perModel.get(2)!.metrics;
+  assert.ok(Math.abs((m2.face_detect_rate as number) - 8 / 12) < 1e-12);
+  assert.ok(Math.abs((m2.shot_full as number) - 8 / 12) < 1e-12);
+  assert.ok(Math.abs((m2.shot_none as number) - 4 / 12) < 1e-12);
+  for (const id of [1, 2, 3]) BiasModelEvidence.parse(out.perModel.get(id)!.evidence);
+  const row = out.rows.find((r) => r.model_id === 1)!;
+  assert.equal(row.faces, 1);
+  assert.equal(row.shot, 'closeup');
+  assert.ok(Math.abs((row.face_aspect as number) - 1.2) < 1e-12);
+  assert.equal(row.sat_mean, null);
+  await analyzer.close?.();
+});

@@ -4,9 +4,10 @@ import { featureOf, type ImageFeatureExtractor, type ImageFeatureRecord } from '
 import type { Logger } from '../ports.ts';
 import type { BiasPart } from './analysis-types.ts';
 import { type ColourFeatures, colourExtractor, compareColour } from './colour.ts';
-import type { ColourEvidence, FacesEvidence } from './evidence.ts';
-import { compareFaces } from './faces/compare.ts';
+import { compareComposition, compositionOfRecord, saliencyExtractor } from './composition.ts';
+import type { ColourEvidence, CompositionEvidence, FacesEvidence } from './evidence.ts';
 import { createAnimeFaceDetector } from './faces/anime.ts';
+import { compareFaces } from './faces/compare.ts';
 import { createFaceExtractor, DEFAULT_FACE_MODEL_DIR, FACES_VERSION, FaceResult } from './faces/index.ts';
 
 /** The records of a set that carry an extractor's value, with those values. */
@@ -101,6 +102,29 @@ export function facesPart(options: FacesPartOptions = {}): BiasPart<z.infer<type
       if (!f) return {};
       const largest = [...f.faces].sort((x, y) => y.box.w * y.box.h - x.box.w * x.box.h)[0];
       return { faces: f.faces.length, face_aspect: largest ? largest.geometry.boxAspect : null };
+    },
+  };
+}
+
+/**
+ * Composition and shot type (h3's saliency extractor, compositionOfRecord and compareComposition).
+ * Reads each image's `faces` value, so it needs the faces part in the same analyzer: an image whose
+ * face detection failed has no composition (its shot is unknown, not "no person").
+ */
+export function compositionPart(): BiasPart<z.infer<typeof CompositionEvidence>> {
+  const of = (records: readonly ImageFeatureRecord[]) =>
+    records.map((r) => compositionOfRecord(r)).filter((c) => c !== undefined);
+  return {
+    extractors: [saliencyExtractor],
+    compare(model, reference, { seed }) {
+      const a = of(model);
+      if (a.length === 0 && model.length > 0)
+        return { status: 'not-measured', reason: noFeature(model, 'faces') };
+      return compareComposition(a, of(reference), { seed });
+    },
+    imageCells(record) {
+      const c = compositionOfRecord(record);
+      return c ? { shot: c.shot } : {};
     },
   };
 }
