@@ -11,12 +11,14 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createAnimeFaceDetector } from '../src/analysis/bias/faces/anime.ts';
 import {
   createMediapipeDetector,
   createUltrafaceDetector,
   createYunetDetector,
   type FaceDetector,
 } from '../src/analysis/bias/faces/detectors.ts';
+import { detectFaces, detectPhotoFaces, openPhotoFaceModels } from '../src/analysis/bias/faces/index.ts';
 import { iou } from '../src/analysis/bias/faces/nms.ts';
 import { imageToTensor } from '../src/analysis/bias/faces/resample.ts';
 import { FACE_MODEL_FILES } from '../src/analysis/bias/faces/session.ts';
@@ -38,6 +40,7 @@ export const SHARED_FACE_MODELS: Record<string, string> = {
   [FACE_MODEL_FILES.mediapipeFull]: 'face-mediapipe/face_detection_full_range.onnx',
   [FACE_MODEL_FILES.facemesh]: 'face-mediapipe/face_landmark.onnx',
   [FACE_MODEL_FILES.peppa68]: 'face-landmarks/slim_160_latest.onnx',
+  'lbpcascade_animeface.xml': 'anime-face/lbpcascade_animeface.xml',
 };
 
 /** A temp folder linking every candidate model from ../shared/models under its product file name. */
@@ -70,8 +73,11 @@ async function lfwCrops(): Promise<Float64Array[]> {
   const buf = await readFile(join(SKIMAGE_DATA, 'lfw_subset.npy'));
   const headerLen = buf.readUInt16LE(8);
   const header = buf.subarray(10, 10 + headerLen).toString('latin1');
-  if (!header.includes("'<f8'") || !header.includes('(200, 25, 25)')) throw new Error(`unexpected npy ${header}`);
-  const data = new Float64Array(buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length));
+  if (!header.includes("'<f8'") || !header.includes('(200, 25, 25)'))
+    throw new Error(`unexpected npy ${header}`);
+  const data = new Float64Array(
+    buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length),
+  );
   return Array.from({ length: 200 }, (_, i) => data.subarray(i * 625, (i + 1) * 625));
 }
 
@@ -83,7 +89,15 @@ function lfwImage(crop: Float64Array): RawImage {
   const S = 300;
   const t = imageToTensor(
     { data: grey, width: 25, height: 25, channels: 3 },
-    { rect: { x: -25, y: -25, w: 75, h: 75 }, outW: S, outH: S, order: 'rgb', scale: 1, offset: 0, fill: 128 },
+    {
+      rect: { x: -25, y: -25, w: 75, h: 75 },
+      outW: S,
+      outH: S,
+      order: 'rgb',
+      scale: 1,
+      offset: 0,
+      fill: 128,
+    },
   );
   const data = new Uint8Array(S * S * 3);
   for (let p = 0; p < S * S; p++) for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.round(t[c * S * S + p]!);
@@ -97,13 +111,23 @@ export async function loadSamples(options: { lfw?: boolean } = {}): Promise<Samp
   };
   const samples: Sample[] = [];
   for (const [name, n] of Object.entries(truth.skimage)) {
-    samples.push({ group: 'photo (skimage)', name, truth: n, image: await decodeFile(join(SKIMAGE_DATA, name)) });
+    samples.push({
+      group: 'photo (skimage)',
+      name,
+      truth: n,
+      image: await decodeFile(join(SKIMAGE_DATA, name)),
+    });
   }
   if (options.lfw ?? true) {
     const crops = await lfwCrops();
-    crops.forEach((c, i) =>
-      samples.push({ group: 'photo (LFW crops)', name: `lfw-${i}`, truth: i < 100 ? 1 : 0, image: lfwImage(c) }),
-    );
+    crops.forEach((c, i) => {
+      samples.push({
+        group: 'photo (LFW crops)',
+        name: `lfw-${i}`,
+        truth: i < 100 ? 1 : 0,
+        image: lfwImage(c),
+      });
+    });
   }
   const index = (await readFile(join(SHARED, 'fixtures/images/index.jsonl'), 'utf8'))
     .split('\n')
@@ -172,7 +196,9 @@ function score(detector: string, group: string, samples: Sample[], found: number
 }
 
 async function main(): Promise<void> {
-  const jsonOut = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : undefined;
+  const jsonOut = process.argv.includes('--json')
+    ? process.argv[process.argv.indexOf('--json') + 1]
+    : undefined;
   const dir = await candidateModelDir();
   const samples = await loadSamples();
   const detectors: FaceDetector[] = [
@@ -185,7 +211,16 @@ async function main(): Promise<void> {
     await createMediapipeDetector(dir, 'short'),
     await createMediapipeDetector(dir, 'full'),
   ];
-  const names = ['yunet@0.6', 'yunet@0.8', 'yunet@0.9', 'ultraface-rfb-320', 'ultraface-slim-320', 'ultraface-rfb-640', 'mediapipe-short', 'mediapipe-full'];
+  const names = [
+    'yunet@0.6',
+    'yunet@0.8',
+    'yunet@0.9',
+    'ultraface-rfb-320',
+    'ultraface-slim-320',
+    'ultraface-rfb-640',
+    'mediapipe-short',
+    'mediapipe-full',
+  ];
   const results = new Map<string, { dets: Detection[][]; ms: number[] }>();
   for (const [k, det] of detectors.entries()) {
     const dets: Detection[][] = [];
@@ -201,21 +236,75 @@ async function main(): Promise<void> {
   const combine = (a: string, b: string): void => {
     const x = results.get(a)!;
     const y = results.get(b)!;
-    results.set(`${a} ∪ ${b}`, { dets: x.dets.map((d, i) => union(d, y.dets[i]!)), ms: x.ms.map((m, i) => m + y.ms[i]!) });
+    results.set(`${a} ∪ ${b}`, {
+      dets: x.dets.map((d, i) => union(d, y.dets[i]!)),
+      ms: x.ms.map((m, i) => m + y.ms[i]!),
+    });
   };
   combine('yunet@0.8', 'mediapipe-full');
   combine('yunet@0.8', 'ultraface-rfb-320');
   combine('yunet@0.8', 'mediapipe-short');
+  // The product pipeline (src/analysis/bias/faces/index.ts): MediaPipe additions need FaceMesh's confirmation.
+  const product = await openPhotoFaceModels(dir);
+  const pdets: Detection[][] = [];
+  const pms: number[] = [];
+  for (const s of samples) {
+    const t0 = performance.now();
+    pdets.push((await detectPhotoFaces(s.image, product)).map((f) => f.detection));
+    pms.push(performance.now() - t0);
+  }
+  await product.close();
+  results.set('photo pipeline: yunet@0.8 ∪ mediapipe-full (FaceMesh-confirmed)', { dets: pdets, ms: pms });
+  // The anime LBP cascade alone, and the whole product: photo pipeline + anime boxes overlapping no photo face.
+  const anime = await createAnimeFaceDetector(dir);
+  const adets: Detection[][] = [];
+  const ams: number[] = [];
+  for (const s of samples) {
+    const t0 = performance.now();
+    adets.push(anime.detect(s.image).map((box) => ({ box, score: 1, keypoints: null })));
+    ams.push(performance.now() - t0);
+  }
+  results.set('lbp-animeface', { dets: adets, ms: ams });
+  // The whole product (detectFaces): anime boxes that overlap no photo face and that FaceMesh confirms.
+  const all = await openPhotoFaceModels(dir);
+  const fdets: Detection[][] = [];
+  const fms: number[] = [];
+  for (const s of samples) {
+    const t0 = performance.now();
+    fdets.push(
+      (await detectFaces(s.image, all, anime)).faces.map((f) => ({
+        box: f.box,
+        score: f.score,
+        keypoints: null,
+      })),
+    );
+    fms.push(performance.now() - t0);
+  }
+  await all.close();
+  results.set('product: photo pipeline + FaceMesh-confirmed lbp-animeface (with landmarks)', {
+    dets: fdets,
+    ms: fms,
+  });
   const groups = [...new Set(samples.map((s) => s.group))];
   const rows: Row[] = [];
   for (const [name, r] of results) {
     for (const g of groups) {
       const idx = samples.flatMap((s, i) => (s.group === g ? [i] : []));
-      rows.push(score(name, g, idx.map((i) => samples[i]!), idx.map((i) => r.dets[i]!.length), idx.map((i) => r.ms[i]!)));
+      rows.push(
+        score(
+          name,
+          g,
+          idx.map((i) => samples[i]!),
+          idx.map((i) => r.dets[i]!.length),
+          idx.map((i) => r.ms[i]!),
+        ),
+      );
     }
   }
   const f = (v: number, d = 2): string => (Number.isNaN(v) ? '–' : v.toFixed(d));
-  console.log('| detector | set | images | faces | found | recall | precision | images with a face found | median ms/image |');
+  console.log(
+    '| detector | set | images | faces | found | recall | precision | images with a face found | median ms/image |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(

@@ -12,7 +12,14 @@ function face(boxAspect: number, extra: Partial<Face['geometry']> = {}, kind: Fa
     detector: kind === 'photo' ? 'yunet' : 'lbp-animeface',
     kind,
     landmarks: null,
-    geometry: { boxAspect, interOcularRatio: null, eyeMouthRatio: null, jawWidthRatio: null, rollDeg: null, ...extra },
+    geometry: {
+      boxAspect,
+      interOcularRatio: null,
+      eyeMouthRatio: null,
+      jawWidthRatio: null,
+      rollDeg: null,
+      ...extra,
+    },
   };
 }
 const image = (...faces: Face[]): FaceResult => ({ faces, detectors: ['yunet', 'peppa-68'] });
@@ -36,7 +43,17 @@ describe('compareFaces', () => {
     const a = [1, 1, 1, 1.2, 1.2, 1.2];
     const b = [1, 1, 1, 1, 1, 1, 0.9, 1.1];
     const model = [...a.map((v) => image(face(v))), image(), image()];
-    const ref = [...b.map((v) => image(face(v))), image(), image(), image(), image(), image(), image(), image(), image()];
+    const ref = [
+      ...b.map((v) => image(face(v))),
+      image(),
+      image(),
+      image(),
+      image(),
+      image(),
+      image(),
+      image(),
+      image(),
+    ];
     const ev = compareFaces(model, ref, { seed: 42, resamples: 1000 });
     assert.equal(ev.status, 'ok');
     if (ev.status !== 'ok') return;
@@ -92,10 +109,15 @@ describe('compareFaces', () => {
     assert.equal(ev.features.eyeMouthRatio!.effectSize, 0);
     assert.equal(ev.features.eyeMouthRatio!.devPct.estimate, 0);
     // jawWidthRatio is constant on both sides but differs: an infinite Hedges g is not reported as a number.
-    const shifted = ref.map((r) => image({ ...r.faces[0]!, geometry: { ...r.faces[0]!.geometry, jawWidthRatio: 0.7 } }));
+    const shifted = ref.map((r) =>
+      image({ ...r.faces[0]!, geometry: { ...r.faces[0]!.geometry, jawWidthRatio: 0.7 } }),
+    );
     const degenerate = compareFaces(model, shifted, { seed: 3 });
     assert.equal(degenerate.status === 'ok' && degenerate.features.jawWidthRatio, undefined);
-    assert.match(degenerate.status === 'ok' ? (degenerate.note ?? '') : '', /jawWidthRatio \(reference mean 0 or no spread\)/);
+    assert.match(
+      degenerate.status === 'ok' ? (degenerate.note ?? '') : '',
+      /jawWidthRatio \(reference mean 0 or no spread\)/,
+    );
   });
 });
 
@@ -113,7 +135,9 @@ describe('combineFaces', () => {
     assert.equal(combined.length, 3);
     assert.equal(combined[0], photo);
     assert.deepEqual(
-      combined.slice(1).map((f) => [f.kind, f.detector, f.landmarks, f.geometry.boxAspect, f.geometry.rollDeg]),
+      combined
+        .slice(1)
+        .map((f) => [f.kind, f.detector, f.landmarks, f.geometry.boxAspect, f.geometry.rollDeg]),
       [
         ['anime', 'lbp-animeface', null, 1, null],
         ['anime', 'lbp-animeface', null, 0.8, null],

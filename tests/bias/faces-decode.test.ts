@@ -170,7 +170,14 @@ describe('imageToTensor', () => {
   };
 
   it('copies pixels into NCHW planes at scale 1, swaps planes for BGR and applies scale/offset', () => {
-    const rgb = imageToTensor(img, { rect: { x: 0, y: 0, w: 2, h: 2 }, outW: 2, outH: 2, order: 'rgb', scale: 1, offset: 0 });
+    const rgb = imageToTensor(img, {
+      rect: { x: 0, y: 0, w: 2, h: 2 },
+      outW: 2,
+      outH: 2,
+      order: 'rgb',
+      scale: 1,
+      offset: 0,
+    });
     assert.deepEqual([...rgb], [255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255]);
     const bgr = imageToTensor(img, {
       rect: { x: 0, y: 0, w: 2, h: 2 },
@@ -180,11 +187,21 @@ describe('imageToTensor', () => {
       scale: 1 / 128,
       offset: -127 / 128,
     });
-    assert.deepEqual([...bgr.subarray(0, 4)].map((v) => Math.round(v * 128 + 127)), [0, 0, 255, 255]);
+    assert.deepEqual(
+      [...bgr.subarray(0, 4)].map((v) => Math.round(v * 128 + 127)),
+      [0, 0, 255, 255],
+    );
   });
 
   it('averages when shrinking and fills padding and outside pixels', () => {
-    const mean = imageToTensor(img, { rect: { x: 0, y: 0, w: 2, h: 2 }, outW: 1, outH: 1, order: 'rgb', scale: 1, offset: 0 });
+    const mean = imageToTensor(img, {
+      rect: { x: 0, y: 0, w: 2, h: 2 },
+      outW: 1,
+      outH: 1,
+      order: 'rgb',
+      scale: 1,
+      offset: 0,
+    });
     assert.deepEqual([...mean], [127.5, 127.5, 127.5]);
     const padded = imageToTensor(img, {
       rect: { x: 0, y: 0, w: 2, h: 2 },
@@ -198,7 +215,14 @@ describe('imageToTensor', () => {
       fill: 7,
     });
     assert.deepEqual([...padded], [127.5, 7, 127.5, 7, 127.5, 7]);
-    const outside = imageToTensor(img, { rect: { x: 10, y: 10, w: 2, h: 2 }, outW: 1, outH: 1, order: 'rgb', scale: 1, offset: 0 });
+    const outside = imageToTensor(img, {
+      rect: { x: 10, y: 10, w: 2, h: 2 },
+      outW: 1,
+      outH: 1,
+      order: 'rgb',
+      scale: 1,
+      offset: 0,
+    });
     assert.deepEqual([...outside], [0, 0, 0]);
   });
 });

@@ -42,10 +42,12 @@ function face68(): P[] {
 
 const rotate = (points: P[], deg: number, cx = 50, cy = 50): P[] => {
   const r = (deg * Math.PI) / 180;
-  return points.map(([x, y]): P => [
-    cx + (x - cx) * Math.cos(r) - (y - cy) * Math.sin(r),
-    cy + (x - cx) * Math.sin(r) + (y - cy) * Math.cos(r),
-  ]);
+  return points.map(
+    ([x, y]): P => [
+      cx + (x - cx) * Math.cos(r) - (y - cy) * Math.sin(r),
+      cy + (x - cx) * Math.sin(r) + (y - cy) * Math.cos(r),
+    ],
+  );
 };
 
 const detectorBox = { x: -5, y: 20, w: 110, h: 90 };

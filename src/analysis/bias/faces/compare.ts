@@ -90,7 +90,13 @@ export function compareFaces(
       skipped.push(`${key} (unstable ratio)`);
       return;
     }
-    features[key] = { mean: bootstrapMeanCi(a, { seed, resamples }), refMean, devPct: dev, effectSize: g, nFaces: a.length };
+    features[key] = {
+      mean: bootstrapMeanCi(a, { seed, resamples }),
+      refMean,
+      devPct: dev,
+      effectSize: g,
+      nFaces: a.length,
+    };
   });
   const kinds = {
     photo: faces.filter((f) => f.kind === 'photo').length,
@@ -98,9 +104,12 @@ export function compareFaces(
   };
   const notes: string[] = [];
   if (kinds.anime > 0) {
-    notes.push(`${plural(kinds.anime, 'anime face')} (boxes only): landmark features use the ${plural(kinds.photo, 'photo face')}`);
+    notes.push(
+      `${plural(kinds.anime, 'anime face')} (boxes only): landmark features use the ${plural(kinds.photo, 'photo face')}`,
+    );
   }
-  if (skipped.length > 0) notes.push(`not compared, fewer than ${minFaces} values or degenerate: ${skipped.join(', ')}`);
+  if (skipped.length > 0)
+    notes.push(`not compared, fewer than ${minFaces} values or degenerate: ${skipped.join(', ')}`);
   return {
     status: 'ok',
     nImages: model.length,

@@ -86,7 +86,10 @@ export function decodeYunet(
       const h = Math.exp(bbox[i * 4 + 3]!) * s;
       const keypoints: [number, number][] = [];
       for (let j = 0; j < 5; j++) {
-        keypoints.push([((col + kps[i * 10 + 2 * j]!) * s) / scale, ((row + kps[i * 10 + 2 * j + 1]!) * s) / scale]);
+        keypoints.push([
+          ((col + kps[i * 10 + 2 * j]!) * s) / scale,
+          ((row + kps[i * 10 + 2 * j + 1]!) * s) / scale,
+        ]);
       }
       found.push({
         box: { x: (cx - w / 2) / scale, y: (cy - h / 2) / scale, w: w / scale, h: h / scale },
@@ -163,7 +166,10 @@ export function decodeBlazeFace(
     if (!(w > 0 && h > 0)) continue;
     const keypoints: [number, number][] = [];
     for (let k = 0; k < 6; k++) {
-      keypoints.push([px(ax + regressors[r + 4 + 2 * k]! / inputSize), py(ay + regressors[r + 5 + 2 * k]! / inputSize)]);
+      keypoints.push([
+        px(ax + regressors[r + 4 + 2 * k]! / inputSize),
+        py(ay + regressors[r + 5 + 2 * k]! / inputSize),
+      ]);
     }
     found.push({
       box: { x: px(cx - w / 2), y: py(cy - h / 2), w: w * box.side, h: h * box.side },

@@ -48,7 +48,12 @@ export async function createUltrafaceDetector(
     'rfb-640': FACE_MODEL_FILES.ultrafaceRfb640,
   }[variant];
   const [w, h] = variant === 'rfb-640' ? [640, 480] : [320, 240];
-  const session = await openFaceSession(modelPath(modelDir, file), ['input'], ['scores', 'boxes'], options.threads);
+  const session = await openFaceSession(
+    modelPath(modelDir, file),
+    ['input'],
+    ['scores', 'boxes'],
+    options.threads,
+  );
   const threshold = options.threshold ?? 0.7;
   return {
     name: `ultraface-${variant}`,
@@ -62,7 +67,13 @@ export async function createUltrafaceDetector(
         offset: -127 / 128,
       });
       const out = await session.run({ input: tensor(data, [1, 3, h, w]) });
-      return decodeUltraface(outputData(out, 'scores'), outputData(out, 'boxes'), image.width, image.height, threshold);
+      return decodeUltraface(
+        outputData(out, 'scores'),
+        outputData(out, 'boxes'),
+        image.width,
+        image.height,
+        threshold,
+      );
     },
     close: () => session.release(),
   };
@@ -151,7 +162,14 @@ export async function createMediapipeDetector(
         offset: -1,
       });
       const out = await session.run({ input: tensor(data, [1, 3, size, size]) });
-      return decodeBlazeFace(outputData(out, reg, n * 16), outputData(out, cls, n), anchors, size, lb, threshold);
+      return decodeBlazeFace(
+        outputData(out, reg, n * 16),
+        outputData(out, cls, n),
+        anchors,
+        size,
+        lb,
+        threshold,
+      );
     },
     close: () => session.release(),
   };
@@ -165,7 +183,10 @@ export interface LandmarkModel {
 }
 
 /** Peppa 68-point (iBUG layout): box enlarged 0.2·w / 0.2·h per side, 160×160, (p − 127)/127, BGR. */
-export async function createPeppaLandmarks(modelDir: string, options: DetectorOptions = {}): Promise<LandmarkModel> {
+export async function createPeppaLandmarks(
+  modelDir: string,
+  options: DetectorOptions = {},
+): Promise<LandmarkModel> {
   const session = await openFaceSession(
     modelPath(modelDir, FACE_MODEL_FILES.peppa68),
     ['input1'],
@@ -176,10 +197,18 @@ export async function createPeppaLandmarks(modelDir: string, options: DetectorOp
     name: 'peppa-68',
     async landmarks(image, box) {
       const rect = { x: box.x - 0.2 * box.w, y: box.y - 0.2 * box.h, w: 1.4 * box.w, h: 1.4 * box.h };
-      const data = imageToTensor(image, { rect, outW: 160, outH: 160, order: 'bgr', scale: 1 / 127, offset: -1 });
+      const data = imageToTensor(image, {
+        rect,
+        outW: 160,
+        outH: 160,
+        order: 'bgr',
+        scale: 1 / 127,
+        offset: -1,
+      });
       const out = outputData(await session.run({ input1: tensor(data, [1, 3, 160, 160]) }), 'output1', 143);
       const points: [number, number][] = [];
-      for (let i = 0; i < 68; i++) points.push([rect.x + out[2 * i]! * rect.w, rect.y + out[2 * i + 1]! * rect.h]);
+      for (let i = 0; i < 68; i++)
+        points.push([rect.x + out[2 * i]! * rect.w, rect.y + out[2 * i + 1]! * rect.h]);
       return points;
     },
     close: () => session.release(),
@@ -200,9 +229,20 @@ export async function createFaceMeshLandmarks(
   const run = async (image: RawImage, box: FaceBox) => {
     const side = 1.5 * Math.max(box.w, box.h);
     const rect = { x: box.x + box.w / 2 - side / 2, y: box.y + box.h / 2 - side / 2, w: side, h: side };
-    const data = imageToTensor(image, { rect, outW: 192, outH: 192, order: 'rgb', scale: 1 / 127.5, offset: -1 });
+    const data = imageToTensor(image, {
+      rect,
+      outW: 192,
+      outH: 192,
+      order: 'rgb',
+      scale: 1 / 127.5,
+      offset: -1,
+    });
     const out = await session.run({ input_1: tensor(data, [1, 3, 192, 192]) });
-    return { rect, mesh: outputData(out, 'conv2d_21', 1404), presence: sigmoid(outputData(out, 'conv2d_31', 1)[0]!) };
+    return {
+      rect,
+      mesh: outputData(out, 'conv2d_21', 1404),
+      presence: sigmoid(outputData(out, 'conv2d_31', 1)[0]!),
+    };
   };
   return {
     name: 'facemesh-468',

@@ -12,7 +12,8 @@ const mean = (points: readonly Point[]): Point => {
   return [x / points.length, y / points.length];
 };
 const dist = (a: Point, b: Point): number => Math.hypot(a[0] - b[0], a[1] - b[1]);
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** Bounding box of a set of points. */
 export function landmarkBox(points: readonly Point[]): FaceBox {

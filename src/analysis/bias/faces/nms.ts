@@ -15,7 +15,11 @@ export function iou(a: FaceBox, b: FaceBox): number {
  * Greedy non-maximum suppression: highest score first, drop every later box whose IoU with a kept box
  * exceeds `threshold`. Ties keep input order (stable sort), so the result is deterministic.
  */
-export function nms<T extends Pick<Detection, 'box' | 'score'>>(items: readonly T[], threshold: number, topK = Infinity): T[] {
+export function nms<T extends Pick<Detection, 'box' | 'score'>>(
+  items: readonly T[],
+  threshold: number,
+  topK = Infinity,
+): T[] {
   const order = items.map((_, i) => i).sort((a, b) => items[b]!.score - items[a]!.score || a - b);
   const kept: T[] = [];
   for (const i of order) {

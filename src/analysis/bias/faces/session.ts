@@ -63,7 +63,13 @@ export async function openFaceSession(
   if (missingIn.length > 0 || missingOut.length > 0) {
     await session.release();
     throw new AppError(ErrorCode.MODEL_INVALID, `Unexpected inputs/outputs in ${path}`, {
-      details: { path, inputNames: session.inputNames, outputNames: session.outputNames, missingIn, missingOut },
+      details: {
+        path,
+        inputNames: session.inputNames,
+        outputNames: session.outputNames,
+        missingIn,
+        missingOut,
+      },
       userMessage: `The face model ${path} has unexpected inputs or outputs: run \`npm run models -- --check\`.`,
     });
   }
