@@ -6,7 +6,6 @@ import type { BiasPart } from './analysis-types.ts';
 import { type ColourFeatures, colourExtractor, compareColour } from './colour.ts';
 import { compareComposition, compositionOfRecord, saliencyExtractor } from './composition.ts';
 import type { ColourEvidence, CompositionEvidence, FacesEvidence } from './evidence.ts';
-import { createAnimeFaceDetector } from './faces/anime.ts';
 import { compareFaces } from './faces/compare.ts';
 import { createFaceExtractor, DEFAULT_FACE_MODEL_DIR, FACES_VERSION, FaceResult } from './faces/index.ts';
 
@@ -64,12 +63,12 @@ export function lazyFaceExtractor(options: FacesPartOptions = {}): ImageFeatureE
   const anime = options.anime ?? true;
   const dir = options.modelDir ?? DEFAULT_FACE_MODEL_DIR;
   const open = (): Promise<ImageFeatureExtractor<FaceResult>> => {
-    session ??= (async () =>
-      createFaceExtractor({
-        modelDir: dir,
-        ...(options.logger ? { logger: options.logger } : {}),
-        animeDetector: anime ? await createAnimeFaceDetector(dir) : null,
-      }))();
+    // createFaceExtractor opens the anime cascade from the same folder by default.
+    session ??= createFaceExtractor({
+      modelDir: dir,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(anime ? {} : { animeDetector: null }),
+    });
     return session;
   };
   return {
