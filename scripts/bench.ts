@@ -1,6 +1,6 @@
 /**
  * `npm run bench [section…]`: runs the benchmark sections (text, text-blind, text-speed, crawl, clip,
- * distance, faces, bot), prints each as a
+ * distance, faces, bias, bot), prints each as a
  * table and saves everything as JSON in bench-results/. Ratios, not wall-clock limits.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -18,6 +18,7 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   bot: async () => (await import('./bench/bot.ts')).run(),
   distance: async () => (await import('./bench/distance.ts')).run(),
   faces: async () => (await import('./bench/faces.ts')).run(),
+  bias: async () => (await import('./bench/bias.ts')).run(),
 };
 
 const wanted = process.argv.slice(2);
