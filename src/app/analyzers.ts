@@ -15,6 +15,12 @@ export interface AnalyzerDeps {
   logger: Logger;
   storage: StorageBackend;
   dispatcher: Dispatcher;
+  /**
+   * Face detection and composition in the bias analysis (default true). Their extractors run
+   * synchronously on the main thread (about 0.3–8 s per image, `npm run bench faces`), so the bot turns
+   * them off: they would delay interaction acknowledgements by seconds. Colour and distances stay.
+   */
+  faceAnalysis?: boolean;
 }
 
 /** The analyses an audit runs, in metrics.csv column order. */
@@ -34,8 +40,12 @@ export function defaultAnalyzers(deps: AnalyzerDeps): Analyzer[] {
     // Informational: measures against a reference, never flags. Face models open on the first image.
     createBiasAnalyzer({
       colour: colourPart(),
-      faces: facesPart({ logger: deps.logger.child({ component: 'faces' }) }),
-      composition: compositionPart(),
+      ...(deps.faceAnalysis === false
+        ? {}
+        : {
+            faces: facesPart({ logger: deps.logger.child({ component: 'faces' }) }),
+            composition: compositionPart(),
+          }),
     }),
   ];
 }

@@ -10,7 +10,8 @@ async function main(): Promise<void> {
   const { app: appConfig, bot: botConfig } = loadBotEnvironment(process.env);
   const logger = createLogger(appConfig.logLevel, [botConfig.token, appConfig.civitaiApiKey]);
   const storage = openStorage(appConfig.storeUrl);
-  const service = createAuditService({ config: appConfig, storage, logger });
+  // Face and composition metrics block the event loop for seconds per image: off in the bot.
+  const service = createAuditService({ config: appConfig, storage, logger, faceAnalysis: false });
   const bot = createBot({ config: botConfig, service, storage, logger });
 
   // One failing command must not take the bot down.
