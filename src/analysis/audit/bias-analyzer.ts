@@ -202,10 +202,14 @@ export function createBiasAnalyzer(deps: BiasAnalyzerDeps = {}): Analyzer {
         if (rec.status !== 'ok' || rec.ref.modelId === null) continue;
         byModel.get(rec.ref.modelId)?.push(rec);
       }
+      // The pass fills its map as downloads finish: sort, so the same images give the same numbers.
+      const byKey = (a: ImageFeatureRecord, b: ImageFeatureRecord): number =>
+        a.ref.key < b.ref.key ? -1 : a.ref.key > b.ref.key ? 1 : 0;
+      for (const list of byModel.values()) list.sort(byKey);
       const fixedRef =
         reference.kind === 'population'
           ? undefined
-          : [...pass.reference.values()].filter((r) => r.status === 'ok');
+          : [...pass.reference.values()].filter((r) => r.status === 'ok').sort(byKey);
       const allImages = [...byModel.values()].flat();
       if (fixedRef !== undefined && fixedRef.length === 0) {
         unmeasuredAll(
