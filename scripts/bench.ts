@@ -1,6 +1,6 @@
 /**
  * `npm run bench [section…]`: runs the benchmark sections (text, text-blind, text-speed, crawl, clip,
- * distance, colour, faces, pipeline, bot, startup, scale, report), prints each as a
+ * distance, colour, faces, pipeline, bot, startup, scale, report, bias), prints each as a
  * table and saves everything as JSON in bench-results/. Ratios, not wall-clock limits.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -23,6 +23,7 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   startup: async () => (await import('./bench/startup.ts')).run(),
   scale: async () => (await import('./bench/scale.ts')).run(),
   report: async () => (await import('./bench/report.ts')).run(),
+  bias: async () => (await import('./bench/bias.ts')).run(),
 };
 
 const wanted = process.argv.slice(2);

@@ -1,8 +1,10 @@
 import type { Dispatcher } from 'undici';
 import type { Analyzer } from '../analysis/audit/analyzer.ts';
+import { createBiasAnalyzer } from '../analysis/audit/bias-analyzer.ts';
 import { createClipAnalyzer } from '../analysis/audit/clip-analyzer.ts';
 import { createTextAnalyzer } from '../analysis/audit/text-analyzer.ts';
 import { createTrainingAnalyzer } from '../analysis/audit/training-analyzer.ts';
+import { colourPart, compositionPart, facesPart } from '../analysis/bias/analysis-parts.ts';
 import type { Logger } from '../analysis/ports.ts';
 import type { AppConfig } from '../config.ts';
 import type { StorageBackend } from '../storage/backend.ts';
@@ -13,6 +15,12 @@ export interface AnalyzerDeps {
   logger: Logger;
   storage: StorageBackend;
   dispatcher: Dispatcher;
+  /**
+   * Face detection and composition in the bias analysis (default true). Their extractors run
+   * synchronously on the main thread (about 0.3–8 s per image, `npm run bench faces`), so the bot turns
+   * them off: they would delay interaction acknowledgements by seconds. Colour and distances stay.
+   */
+  faceAnalysis?: boolean;
 }
 
 /** The analyses an audit runs, in metrics.csv column order. */
@@ -28,6 +36,16 @@ export function defaultAnalyzers(deps: AnalyzerDeps): Analyzer[] {
       extraAllowedOrigins: [new URL(deps.config.civitaiBaseUrl).origin],
       cache: keyvEmbeddingCache(deps.storage.keyv('clip-embeddings'), { ttlMs: 30 * 24 * 3_600_000 }),
       logger: deps.logger.child({ component: 'clip' }),
+    }),
+    // Informational: measures against a reference, never flags. Face models open on the first image.
+    createBiasAnalyzer({
+      colour: colourPart(),
+      ...(deps.faceAnalysis === false
+        ? {}
+        : {
+            faces: facesPart({ logger: deps.logger.child({ component: 'faces' }) }),
+            composition: compositionPart(),
+          }),
     }),
   ];
 }

@@ -40,6 +40,8 @@ export interface AuditServiceDeps {
   analyzers?: readonly Analyzer[];
   /** Images downloaded and decoded at the same time in the image pass (default 4). */
   imageConcurrency?: number;
+  /** Face and composition bias metrics (default true; see AnalyzerDeps.faceAnalysis). */
+  faceAnalysis?: boolean;
 }
 
 export interface AuditServiceHandle extends AuditService {
@@ -90,7 +92,15 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceHandle {
   const records = createRecordCache(deps.storage, config.cacheTtlMs);
   // Sample images: Civitai image hosts (and the configured origin) only, redirects re-checked, size-capped.
   const imageFetcher = createImageFetcher({ dispatcher, extraAllowedOrigins: [http.origin] });
-  const analyzers = deps.analyzers ?? defaultAnalyzers({ config, logger, storage: deps.storage, dispatcher });
+  const analyzers =
+    deps.analyzers ??
+    defaultAnalyzers({
+      config,
+      logger,
+      storage: deps.storage,
+      dispatcher,
+      ...(deps.faceAnalysis === undefined ? {} : { faceAnalysis: deps.faceAnalysis }),
+    });
   const featureCache = keyvImageFeatureCache(deps.storage.keyv('image-features'), {
     ttlMs: 30 * 24 * 3_600_000,
   });

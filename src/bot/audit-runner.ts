@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AuditResult, AuditService } from '../analysis/audit/service.ts';
-import type { AuditSelection } from '../analysis/audit/types.ts';
+import type { AuditSelection, BiasReference } from '../analysis/audit/types.ts';
 import { AppError, ErrorCode, hasCode } from '../analysis/errors.ts';
 import type { Clock, Logger, ProgressEvent } from '../analysis/ports.ts';
 import type { AuditQueue, JobListener, JobRequest, QueueBusy, SubmitOutcome } from '../commands/ports.ts';
@@ -15,6 +15,7 @@ interface Job {
   owner: JobRequester;
   selection: AuditSelection;
   maxBrowsingLevel: number;
+  reference: BiasReference | undefined;
   requesters: Array<{ requester: JobRequester; listener: JobListener }>;
   state: 'queued' | 'running';
   enqueuedAt: number;
@@ -53,9 +54,18 @@ export interface QueueLimits {
 
 export const DEFAULT_QUEUE_LIMITS: QueueLimits = { perUser: 3, perGuild: 10, total: 100 };
 
-/** Deduplication key: identical selection and browsing level share one job. */
-export function jobKey(selection: AuditSelection, maxBrowsingLevel: number): string {
-  const canonical = JSON.stringify({ selection: sortKeys(selection), maxBrowsingLevel });
+/** Deduplication key: identical selection, browsing level and bias reference share one job. */
+export function jobKey(
+  selection: AuditSelection,
+  maxBrowsingLevel: number,
+  reference?: BiasReference,
+): string {
+  // No reference (the population) keeps the key it had before references existed.
+  const canonical = JSON.stringify({
+    selection: sortKeys(selection),
+    maxBrowsingLevel,
+    ...(reference ? { reference: sortKeys(reference) } : {}),
+  });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 24);
 }
 
@@ -105,7 +115,7 @@ export class AuditRunner implements BotAuditQueue {
     const { requester } = request;
     // Weekly reports and restored jobs are not capped; duplicates join the job already there.
     if (requester.kind !== 'interaction') return null;
-    if (this.#jobs.has(jobKey(request.selection, request.maxBrowsingLevel))) return null;
+    if (this.#jobs.has(jobKey(request.selection, request.maxBrowsingLevel, request.reference))) return null;
     const position = this.#queue.length + (this.#running.size < this.#opts.concurrency ? 0 : 1);
     const jobs = [...this.#jobs.values()];
     const limits = this.#limits;
@@ -133,7 +143,7 @@ export class AuditRunner implements BotAuditQueue {
     if (!this.#accepting) {
       throw new AppError(ErrorCode.ABORTED, 'The bot is shutting down and takes no new jobs.');
     }
-    const key = jobKey(request.selection, request.maxBrowsingLevel);
+    const key = jobKey(request.selection, request.maxBrowsingLevel, request.reference);
     const existing = this.#jobs.get(key);
     if (existing) {
       existing.requesters.push({ requester: request.requester, listener: request.listener });
@@ -149,6 +159,7 @@ export class AuditRunner implements BotAuditQueue {
       owner: request.requester,
       selection: request.selection,
       maxBrowsingLevel: request.maxBrowsingLevel,
+      reference: request.reference,
       requesters: [{ requester: request.requester, listener: request.listener }],
       state: 'queued',
       enqueuedAt: this.#opts.clock.now(),
@@ -183,6 +194,7 @@ export class AuditRunner implements BotAuditQueue {
           {
             selection: persisted.selection,
             maxBrowsingLevel: persisted.maxBrowsingLevel,
+            ...(persisted.reference ? { reference: persisted.reference } : {}),
             requester,
             listener: this.#opts.restoreListener(requester),
           },
@@ -258,7 +270,7 @@ export class AuditRunner implements BotAuditQueue {
     try {
       result = await this.#opts.service.audit(
         job.selection,
-        { maxBrowsingLevel: job.maxBrowsingLevel },
+        { maxBrowsingLevel: job.maxBrowsingLevel, ...(job.reference ? { reference: job.reference } : {}) },
         {
           signal: job.abort.signal,
           onProgress: (progress) => {
@@ -298,6 +310,7 @@ export class AuditRunner implements BotAuditQueue {
       key: job.key,
       selection: job.selection,
       maxBrowsingLevel: job.maxBrowsingLevel,
+      ...(job.reference ? { reference: job.reference } : {}),
       requesters: job.requesters.map((r) => r.requester),
       enqueuedAt: job.enqueuedAt,
     };

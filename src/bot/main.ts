@@ -25,7 +25,8 @@ async function main(): Promise<void> {
     return;
   }
   const storage = openStorage(appConfig.storeUrl);
-  const service = createAuditService({ config: appConfig, storage, logger });
+  // Face and composition metrics block the event loop for seconds per image: off in the bot.
+  const service = createAuditService({ config: appConfig, storage, logger, faceAnalysis: false });
   const bot = createBot({
     config: botConfig,
     service,

@@ -12,7 +12,7 @@ import { snippet } from '../analysis/text/snippet.ts';
 import type { createAuditService } from '../app/create-audit-service.ts';
 import type { AppConfig } from '../config.ts';
 import type { DistanceFlags } from './distance.ts';
-import type { SelectionFlags } from './selection.ts';
+import type { BiasFlags, SelectionFlags } from './selection.ts';
 
 /**
  * Modules loaded on first use, not at start-up: zod schemas, undici, pino, cli-progress and,
@@ -52,7 +52,7 @@ export const SELECTION_KEYS = [
   'baseModel',
 ] as const satisfies ReadonlyArray<keyof SelectionFlags>;
 
-export interface RunFlags extends SelectionFlags {
+export interface RunFlags extends SelectionFlags, BiasFlags {
   out: string;
   comments: boolean;
   imagesPerVersion: string;
@@ -101,7 +101,10 @@ function addClipOptions(cmd: Command): Command {
       '--clip-alpha <a>',
       'calibrated CLIP mode: flag images not above the null (1-a) quantile (default 0.05)',
     )
-    .option('--clip-null-k <k>', 'calibrated CLIP mode: shuffled prompts per image (default 99)');
+    .option('--clip-null-k <k>', 'calibrated CLIP mode: shuffled prompts per image (default 99)')
+    .option('--reference <dir>', 'bias metrics: compare every model with this folder of images')
+    .option('--reference-model <id|url>', "bias metrics: compare every model with this model's images")
+    .option('--seed <n>', 'bias metrics: seed of every bootstrap and subset draw (default 20240601)');
 }
 
 /** The selection flags the user actually gave (commander fills defaults in, e.g. `--nsfw` false). */
@@ -156,6 +159,10 @@ async function statKind(path: string): Promise<'file' | 'dir' | 'missing'> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw error;
   }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await statKind(resolve(path))) === 'dir';
 }
 
 async function writable(dir: string): Promise<boolean> {
@@ -421,9 +428,9 @@ export function buildProgram(io: {
         ),
     ),
   ).action(async (flags: RunFlags, cmd: Command) => {
-    const { selectionFromFlags } = await load.selection();
+    const { selectionFromFlags, biasOptionsFromFlags } = await load.selection();
     const selection = selectionFromFlags(givenSelectionFlags(cmd, flags));
-    const options = runOptions(flags);
+    const options = { ...runOptions(flags), ...(await biasOptionsFromFlags(flags, isDirectory)) };
     const out = await checkOutDir(flags.out);
     const { config, logger } = await setup();
     const render = await load.render();

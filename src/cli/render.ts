@@ -65,6 +65,7 @@ export const ANALYSIS_LABELS: Readonly<Record<string, string>> = {
   text: 'tag-error reports in the description, changelogs, comments and reviews',
   training: 'training tags in the file header against the trigger words',
   clip: 'CLIP match of each sample image with its own prompt',
+  bias: 'colour, faces, composition and CLIP distances against a reference (informational, never flags)',
 };
 
 /** How the progress line names a stage (the service's `scoring` is the analyses running in turn). */

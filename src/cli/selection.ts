@@ -1,6 +1,7 @@
 import {
   type AuditModelType,
   type AuditSelection,
+  type BiasReference,
   DEFAULT_MODEL_TYPES,
   type ModelSort,
   AuditSelection as SelectionSchema,
@@ -167,4 +168,47 @@ export function selectionFromFlags(flags: SelectionFlags): AuditSelection {
     );
   }
   return parsed.data;
+}
+
+/** The bias-reference flags of `audit`. */
+export interface BiasFlags {
+  reference?: string;
+  referenceModel?: string;
+  seed?: string;
+}
+
+/**
+ * The bias reference and seed from `--reference DIR`, `--reference-model ID|URL` and `--seed N`:
+ * the two references exclude each other, DIR must be an existing folder, the seed a whole number
+ * from 0 to 2³¹ − 1. Without a reference flag the reference is the population (leave-one-out).
+ * Errors: INPUT_INVALID (one sentence naming the flag).
+ */
+export async function biasOptionsFromFlags(
+  flags: BiasFlags,
+  isDirectory: (path: string) => Promise<boolean>,
+): Promise<{ reference: BiasReference; seed?: number }> {
+  if (flags.reference !== undefined && flags.referenceModel !== undefined) {
+    throw new UserInputError(
+      'Use only one of --reference (a folder of images) and --reference-model (a Civitai model).',
+    );
+  }
+  let reference: BiasReference = { kind: 'population' };
+  if (flags.reference !== undefined) {
+    if (flags.reference.trim() === '') throw new UserInputError('--reference needs a folder of images.');
+    if (!(await isDirectory(flags.reference))) {
+      throw new UserInputError(`--reference ${flags.reference} is not an existing folder.`);
+    }
+    reference = { kind: 'dir', path: flags.reference };
+  } else if (flags.referenceModel !== undefined) {
+    if (flags.referenceModel.trim() === '')
+      throw new UserInputError('--reference-model needs a model id or a Civitai model URL.');
+    reference = { kind: 'model', ref: flags.referenceModel.trim() };
+  }
+  if (flags.seed === undefined) return { reference };
+  const text = flags.seed.trim();
+  const seed = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(seed) || seed > 2 ** 31 - 1) {
+    throw new UserInputError(`--seed must be a whole number from 0 to 2147483647, not "${flags.seed}".`);
+  }
+  return { reference, seed };
 }

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import {
   AuditModelType,
   AuditSelection,
+  type BiasReference,
   DEFAULT_MODEL_TYPES,
   MetricPeriod,
   ModelSort,
@@ -23,13 +24,24 @@ import type { Command, CommandContext, CommandDeps } from './types.ts';
 const TypesChoice = z.enum(['all', ...AuditModelType.options]);
 
 // No min(1): a blank model gets the model sentence (input.badModelRef) from looksLikeModelRef.
-const ModelOptions = z.object({ model: z.string().trim().max(300) });
+/** Optional bias reference: a model id or civitai.com URL (checked with the model sentence). */
+const ReferenceOption = z.string().trim().max(300).optional();
+const ModelOptions = z.object({ model: z.string().trim().max(300), reference: ReferenceOption });
 const TopOptions = z.object({
   n: z.number().int().min(1).max(200),
   period: MetricPeriod.default('AllTime'),
   types: TypesChoice.default('all'),
   sort: ModelSort.default('Most Downloaded'),
+  reference: ReferenceOption,
 });
+
+/** The `reference` option (both subcommands): compare the bias metrics with another model's images. */
+export const referenceOption: APIApplicationCommandStringOption = {
+  type: ApplicationCommandOptionType.String,
+  ...named('opt.reference.name', 'opt.reference.description'),
+  required: false,
+  max_length: 300,
+};
 
 /** Model types for a `types` choice. */
 export function typesFor(choiceValue: z.infer<typeof TypesChoice>): [AuditModelType, ...AuditModelType[]] {
@@ -71,10 +83,16 @@ async function replyBusy(ctx: CommandContext, busy: QueueBusy): Promise<void> {
   await ctx.followUp({ content, ephemeral: true });
 }
 
-async function run(ctx: CommandContext, deps: CommandDeps, selection: AuditSelection): Promise<void> {
+async function run(
+  ctx: CommandContext,
+  deps: CommandDeps,
+  selection: AuditSelection,
+  reference: BiasReference | undefined,
+): Promise<void> {
   const request = {
     selection,
     maxBrowsingLevel: browsingLevelFor(ctx.channelNsfw),
+    ...(reference ? { reference } : {}),
     requester: {
       kind: 'interaction' as const,
       guildId: ctx.guildId,
@@ -119,6 +137,7 @@ export const audit = {
             autocomplete: true,
             max_length: 300,
           },
+          referenceOption,
         ],
       },
       {
@@ -139,12 +158,20 @@ export const audit = {
             required: false,
             choices: ModelSort.options.map((s) => choice(`choice.sort.${s}`, s)),
           },
+          referenceOption,
         ],
       },
     ],
   },
 
   async execute(ctx, deps) {
+    // A given reference must look like a model reference too (same sentence as a bad model).
+    const referenceOf = async (ref: string | undefined): Promise<BiasReference | undefined | false> => {
+      if (ref === undefined || ref === '') return undefined;
+      if (looksLikeModelRef(ref)) return { kind: 'model', ref };
+      await ctx.reply({ content: t(ctx.locale, 'input.badModelRef'), ephemeral: true });
+      return false;
+    };
     if (ctx.subcommand === 'model') {
       const options = await parseOptions(ctx, ModelOptions);
       if (!options) return;
@@ -152,12 +179,16 @@ export const audit = {
         await ctx.reply({ content: t(ctx.locale, 'input.badModelRef'), ephemeral: true });
         return;
       }
-      await run(ctx, deps, AuditSelection.parse({ kind: 'model', ref: options.model }));
+      const reference = await referenceOf(options.reference);
+      if (reference === false) return;
+      await run(ctx, deps, AuditSelection.parse({ kind: 'model', ref: options.model }), reference);
       return;
     }
     if (ctx.subcommand === 'top') {
       const options = await parseOptions(ctx, TopOptions);
       if (!options) return;
+      const reference = await referenceOf(options.reference);
+      if (reference === false) return;
       const selection = AuditSelection.parse({
         kind: 'top',
         to: new Date(deps.clock.now()).toISOString().slice(0, 10),
@@ -167,7 +198,7 @@ export const audit = {
         types: typesFor(options.types),
         nsfw: ctx.channelNsfw,
       });
-      await run(ctx, deps, selection);
+      await run(ctx, deps, selection, reference);
       return;
     }
     await ctx.reply({ content: t(ctx.locale, 'input.invalid', { detail: 'subcommand' }), ephemeral: true });

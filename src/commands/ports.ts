@@ -1,6 +1,6 @@
 import type { APIEmbed } from 'discord.js';
 import type { AuditResult } from '../analysis/audit/service.ts';
-import type { AuditSelection } from '../analysis/audit/types.ts';
+import type { AuditSelection, BiasReference } from '../analysis/audit/types.ts';
 import type { ProgressEvent } from '../analysis/ports.ts';
 import type { JobRequester } from '../storage/job-queue.ts';
 
@@ -100,6 +100,8 @@ export interface JobListener {
 export interface JobRequest {
   selection: AuditSelection;
   maxBrowsingLevel: number;
+  /** Bias reference of the audit (`/audit … reference:`); absent = the population (leave-one-out). */
+  reference?: BiasReference;
   requester: JobRequester;
   listener: JobListener;
 }

@@ -17,6 +17,9 @@ export const en = {
   'opt.types.description': 'Which model types to include',
   'opt.sort.name': 'sort',
   'opt.sort.description': 'Ranking order',
+  'opt.reference.name': 'reference',
+  'opt.reference.description':
+    'Bias metrics: compare with this model (id or civitai.com URL) instead of the other audited models',
   'opt.channel.name': 'channel',
   'opt.channel.description': 'Channel that receives the weekly report',
   'opt.day.name': 'day',

@@ -18,6 +18,9 @@ export const ja: Record<MessageKey, string> = {
   'opt.types.description': '含めるモデルの種類',
   'opt.sort.name': '並び順',
   'opt.sort.description': 'ランキングの順序',
+  'opt.reference.name': '比較対象',
+  'opt.reference.description':
+    'バイアス指標：他の監査モデルの代わりにこのモデル（ID または civitai.com の URL）と比較',
   'opt.channel.name': 'チャンネル',
   'opt.channel.description': '週次レポートを受け取るチャンネル',
   'opt.day.name': '曜日',

@@ -18,6 +18,9 @@ export const zhCN: Record<MessageKey, string> = {
   'opt.types.description': '包含哪些模型类型',
   'opt.sort.name': '排序',
   'opt.sort.description': '排行方式',
+  'opt.reference.name': '参照',
+  'opt.reference.description':
+    '偏差指标：与此模型（ID 或 civitai.com 链接）比较，而不是与其他被审核的模型比较',
   'opt.channel.name': '频道',
   'opt.channel.description': '接收每周报告的频道',
   'opt.day.name': '星期',

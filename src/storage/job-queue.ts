@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AuditSelection } from '../analysis/audit/types.ts';
+import { AuditSelection, BiasReference } from '../analysis/audit/types.ts';
 import type { StorageBackend } from './backend.ts';
 import { createSerialQueue } from './serial-queue.ts';
 import { typedStore } from './typed-store.ts';
@@ -22,6 +22,8 @@ export const PersistedJob = z.object({
   key: z.string().min(1),
   selection: AuditSelection,
   maxBrowsingLevel: z.number().int().min(1).max(31),
+  /** Bias reference (`/audit … reference:`); absent = population. */
+  reference: BiasReference.optional(),
   requesters: z.array(JobRequester),
   enqueuedAt: z.number().int(),
 });

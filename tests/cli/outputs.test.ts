@@ -55,17 +55,24 @@ describe('metrics.csv verdict and verdict_reason', () => {
       header.slice(header.indexOf('has_training_tags'), header.indexOf('has_training_tags') + 3),
       ['has_training_tags', 'verdict', 'verdict_reason'],
     );
-    const byId = new Map(rows.map((row) => [row.model_id, row]));
-    for (const row of rows) {
+    const byId = new Map(rows.filter((row) => row.row_type === 'model').map((row) => [row.model_id, row]));
+    for (const row of rows.filter((r) => r.row_type === 'model')) {
       assert.ok(['flagged', 'clean', 'unknown'].includes(row.verdict ?? ''), row.verdict);
       assert.ok((row.verdict_reason ?? '').length > 0);
     }
     assert.equal(byId.get('910002')?.verdict, 'flagged');
-    assert.equal(byId.get('910002')?.verdict_reason, 'Possible tag errors found by: training.');
+    // The informational bias clause follows; it never changes the verdict.
+    assert.match(
+      byId.get('910002')?.verdict_reason ?? '',
+      /^Possible tag errors found by: training\. bias: informational, vs population\(n=\d+\)/,
+    );
     assert.equal(byId.get('910001')?.verdict, 'clean');
-    assert.equal(
-      byId.get('910001')?.verdict_reason,
-      'No tag errors found by: text, training; not measured: clip (not run: CLIP model files are missing, run npm run models).',
+    assert.ok(
+      byId
+        .get('910001')
+        ?.verdict_reason?.startsWith(
+          'No tag errors found by: text, training; not measured: clip (not run: CLIP model files are missing, run npm run models). bias: informational',
+        ),
     );
     // Watercolor has no training header: clean on text only, and the reason says training measured nothing.
     assert.match(
@@ -180,8 +187,9 @@ describe('the printed summary', () => {
     assert.match(r.stdout, /^ {2}clip {6}CLIP match of each sample image with its own prompt$/m);
     assert.match(r.stdout, /^verdict: flagged = /m);
     // Progress (plain lines on a non-TTY stderr) says what is being scored.
-    assert.match(r.stderr, /^analyses 0\/3 running text: tag-error reports/m);
-    assert.match(r.stderr, /^analyses 3\/3 done: text, training, clip$/m);
+    assert.match(r.stdout, /^ {2}bias {6}colour, faces, composition and CLIP distances against a reference/m);
+    assert.match(r.stderr, /^analyses 0\/4 running text: tag-error reports/m);
+    assert.match(r.stderr, /^analyses 4\/4 done: text, training, clip, bias$/m);
     assert.doesNotMatch(r.stderr, /scoring/);
     assert.doesNotMatch(r.stderr, /\/0\b/);
   });

@@ -2,11 +2,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Agent } from 'undici';
+import { createBiasAnalyzer } from '../../src/analysis/audit/bias-analyzer.ts';
 import { createClipAnalyzer } from '../../src/analysis/audit/clip-analyzer.ts';
 import { MODEL_COLUMNS, Verdict } from '../../src/analysis/audit/metrics-csv.ts';
 import { createTextAnalyzer } from '../../src/analysis/audit/text-analyzer.ts';
 import { createTrainingAnalyzer, TrainingStatus } from '../../src/analysis/audit/training-analyzer.ts';
 import { AuditModelType } from '../../src/analysis/audit/types.ts';
+import { BIAS_IMAGE_COLUMNS } from '../../src/analysis/bias/analysis-types.ts';
+import { ShotType } from '../../src/analysis/bias/evidence.ts';
 import { ClipMatchMode } from '../../src/analysis/clip/image-audit.ts';
 import { ImageSkipReason } from '../../src/analysis/images/types.ts';
 
@@ -23,6 +26,8 @@ test("the README's metrics.csv table documents every model column", async () => 
     ...createTextAnalyzer().columns,
     ...createTrainingAnalyzer().columns,
     ...clip.columns,
+    ...createBiasAnalyzer().columns,
+    ...BIAS_IMAGE_COLUMNS,
   ];
   await dispatcher.close();
   const missing = columns.filter((c) => !section.includes(`\`${c}\``));
@@ -37,6 +42,7 @@ test("the README's metrics.csv table lists every value of every closed-set colum
     training_status: TrainingStatus.options,
     clip_mode: Object.values(ClipMatchMode),
     skipped: Object.values(ImageSkipReason),
+    shot: ShotType.options,
   };
   for (const [column, values] of Object.entries(closed)) {
     const row = section.split('\n').find((l) => l.startsWith(`| \`${column}\``));

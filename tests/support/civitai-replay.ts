@@ -34,6 +34,8 @@ export interface ReplayOptions {
   faults?: Fault[];
   /** Port on 127.0.0.1 (default: any free port). */
   port?: number;
+  /** Bytes of the CDN image with this id (e.g. real sample images for the demo); else a generated PNG. */
+  cdnImage?: (id: number) => { bytes: Buffer; contentType: string } | undefined;
 }
 
 export interface RecordedRequest {
@@ -360,6 +362,12 @@ export async function startCivitaiReplay(options: ReplayOptions): Promise<Civita
     if (path.endsWith('.mp4')) {
       res.writeHead(200, { 'content-type': 'video/mp4' });
       res.end(Buffer.from('00000018667479706d703432', 'hex'));
+      return;
+    }
+    const real = options.cdnImage?.(id);
+    if (real) {
+      res.writeHead(200, { 'content-type': real.contentType, 'content-length': String(real.bytes.length) });
+      res.end(real.bytes);
       return;
     }
     let png = pngCache.get(path);

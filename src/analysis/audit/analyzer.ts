@@ -17,6 +17,11 @@ export interface ModelAnalysis {
   evidence: unknown;
   /** One short clause for the verdict line (e.g. who reported, which versions were fixed). */
   note?: string;
+  /**
+   * A measurement that detects no tag errors (the bias metrics): it never makes a verdict flagged
+   * or clean, only adds its note (or, unmeasured, its reason) to the verdict line.
+   */
+  informational?: true;
 }
 
 export interface AnalyzerOutput {

@@ -1,7 +1,7 @@
 import type { ModelRecord } from '../civitai/record.ts';
 import type { Analyzer, AnalyzerOutput, ModelAnalysis } from './analyzer.ts';
 import { AUDIT_SCHEMA_VERSION, type AuditDocument, type DocumentImage } from './document.ts';
-import { type CsvRow, ModelRow, renderMetricsCsv } from './metrics-csv.ts';
+import { type CsvRow, ModelRow, mergeImageRows, renderMetricsCsv } from './metrics-csv.ts';
 import type { AuditResult, FlaggedImage, ModelAuditSummary } from './service.ts';
 import type { AuditRunOptions, AuditSelection, Finding } from './types.ts';
 
@@ -43,9 +43,11 @@ const whyNot = ([name, a]: [string, ModelAnalysis]): string =>
 export function verdictOf(
   analyses: Array<[string, ModelAnalysis]>,
 ): Pick<ModelAuditSummary, 'verdict' | 'verdictLine'> {
-  const flagged = analyses.filter(([, a]) => a.flagged === true).map(([n]) => n);
-  const measured = analyses.filter(([, a]) => a.flagged !== null).map(([n]) => n);
-  const unmeasured = analyses.filter(([, a]) => a.flagged === null).map(whyNot);
+  // Informational analyses (bias metrics) measure, they do not detect: they never decide the verdict.
+  const deciding = analyses.filter(([, a]) => !a.informational);
+  const flagged = deciding.filter(([, a]) => a.flagged === true).map(([n]) => n);
+  const measured = deciding.filter(([, a]) => a.flagged !== null).map(([n]) => n);
+  const unmeasured = deciding.filter(([, a]) => a.flagged === null).map(whyNot);
   const notes = analyses
     .filter(([, a]) => a.flagged !== null && a.note)
     .map(([n, a]) => ` ${n}: ${a.note}.`)
@@ -64,9 +66,11 @@ export function verdictOf(
   return {
     verdict: 'unknown',
     verdictLine:
-      analyses.length === 0
-        ? 'Metadata only: no tag-error analysis was run.'
-        : `Nothing could be measured: ${unmeasured.join(', ')}.`,
+      deciding.length === 0
+        ? `Metadata only: no tag-error analysis was run.${notes}`
+        : notes
+          ? `No tag-error analysis could measure anything: ${unmeasured.join(', ')}.${notes}`
+          : `Nothing could be measured: ${unmeasured.join(', ')}.`,
   };
 }
 
@@ -156,7 +160,7 @@ export function buildAuditResult(input: BuildInput): AuditResult {
       ),
     );
   }
-  const extraRows = outputs.flatMap((o) => o.rows);
+  const extraRows = mergeImageRows(outputs.flatMap((o) => o.rows));
   const notes = [...input.notes, ...outputs.flatMap((o) => o.notes)];
   const flaggedImages: FlaggedImage[] = outputs.flatMap((o) => o.flaggedImages);
   const metricsCsv = renderMetricsCsv([...rows, ...extraRows], columns);

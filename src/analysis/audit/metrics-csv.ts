@@ -81,3 +81,32 @@ export function renderMetricsCsv(rows: readonly CsvRow[], extraColumns: readonly
   );
   return stringify([columns, ...records], { eof: true });
 }
+
+/**
+ * One image row per image: image rows (row_type=image) with the same model, version and image id
+ * are merged into the first one (later analyses add their cells to CLIP's row instead of writing a
+ * second row; a cell already set is kept unless it is empty). Rows without those ids stay as they are.
+ */
+export function mergeImageRows(rows: readonly CsvRow[]): CsvRow[] {
+  const out: CsvRow[] = [];
+  const byImage = new Map<string, CsvRow>();
+  for (const row of rows) {
+    const { model_id: m, version_id: v, image_id: i } = row;
+    if (row.row_type !== 'image' || m == null || i == null) {
+      out.push(row);
+      continue;
+    }
+    const key = `${m}:${v ?? ''}:${i}`;
+    const first = byImage.get(key);
+    if (!first) {
+      const copy = { ...row };
+      byImage.set(key, copy);
+      out.push(copy);
+      continue;
+    }
+    for (const [c, value] of Object.entries(row)) {
+      if (!Object.hasOwn(first, c) || first[c] === null || first[c] === undefined) first[c] = value;
+    }
+  }
+  return out;
+}

@@ -168,7 +168,8 @@ export async function runBotLoad(options: LoadOptions): Promise<LoadFigures> {
     LORALENS_MODELS_DIR: noModels,
   });
   const storage = openStorage('memory://');
-  const real = createAuditService({ config, storage, logger: silentLogger });
+  // As the bot composes it (src/bot/main.ts): no face or composition metrics.
+  const real = createAuditService({ config, storage, logger: silentLogger, faceAnalysis: false });
   const service = countingService(real);
   let shared = 0;
   const logger = {
