@@ -25,8 +25,9 @@ async function main(): Promise<void> {
     return;
   }
   const storage = openStorage(appConfig.storeUrl);
-  // Face and composition metrics block the event loop for seconds per image: off in the bot.
-  const service = createAuditService({ config: appConfig, storage, logger, faceAnalysis: false });
+  // Face detection runs in its own worker thread (the anime cascade is seconds of synchronous work per
+  // large image), so the gateway, progress edits and downloads keep running during an audit.
+  const service = createAuditService({ config: appConfig, storage, logger });
   const bot = createBot({
     config: botConfig,
     service,

@@ -1,6 +1,12 @@
 import type { z } from 'zod';
 import type { Cell } from '../audit/metrics-csv.ts';
-import { featureOf, type ImageFeatureExtractor, type ImageFeatureRecord } from '../images/features.ts';
+import type { DecodedImage } from '../images/decode.ts';
+import {
+  featureOf,
+  type ImageFeatureExtractor,
+  type ImageFeatureRecord,
+  type SampleImageRef,
+} from '../images/features.ts';
 import type { Logger } from '../ports.ts';
 import type { BiasPart } from './analysis-types.ts';
 import { type ColourFeatures, colourExtractor, compareColour } from './colour.ts';
@@ -8,6 +14,7 @@ import { compareComposition, compositionOfRecord, saliencyExtractor } from './co
 import type { ColourEvidence, CompositionEvidence, FacesEvidence } from './evidence.ts';
 import { compareFaces } from './faces/compare.ts';
 import { createFaceExtractor, DEFAULT_FACE_MODEL_DIR, FACES_VERSION, FaceResult } from './faces/index.ts';
+import { openFaceWorker } from './faces/worker-host.ts';
 
 /** The records of a set that carry an extractor's value, with those values. */
 function withFeature<T>(
@@ -51,6 +58,11 @@ export interface FacesPartOptions {
   /** Add the anime-face LBP cascade's faces (default true; opened with the other models). */
   anime?: boolean;
   logger?: Logger;
+  /**
+   * Where detection runs (default 'worker': its own worker thread, because the anime cascade is
+   * synchronous JavaScript and takes 0.3–8 s per image, which must not stall the event loop).
+   */
+  thread?: 'worker' | 'main';
 }
 
 /**
@@ -59,28 +71,38 @@ export interface FacesPartOptions {
  * loads a model. A failed load fails every image's `faces` feature with its reason.
  */
 export function lazyFaceExtractor(options: FacesPartOptions = {}): ImageFeatureExtractor<FaceResult> {
-  let session: Promise<ImageFeatureExtractor<FaceResult>> | undefined;
   const anime = options.anime ?? true;
   const dir = options.modelDir ?? DEFAULT_FACE_MODEL_DIR;
-  const open = (): Promise<ImageFeatureExtractor<FaceResult>> => {
-    // createFaceExtractor opens the anime cascade from the same folder by default.
-    session ??= createFaceExtractor({
-      modelDir: dir,
-      ...(options.logger ? { logger: options.logger } : {}),
-      ...(anime ? {} : { animeDetector: null }),
-    });
-    return session;
+  const inWorker = (options.thread ?? 'worker') === 'worker';
+  type Detect = (image: DecodedImage, ref: SampleImageRef) => Promise<FaceResult>;
+  let opened: Promise<{ detect: Detect; close: () => Promise<void> }> | undefined;
+  const open = () => {
+    opened ??= inWorker
+      ? openFaceWorker({ modelDir: dir, anime }).then((w) => ({
+          detect: (image: DecodedImage, ref: SampleImageRef) => w.detect(image, ref),
+          close: () => w.close(),
+        }))
+      : // createFaceExtractor opens the anime cascade from the same folder by default.
+        createFaceExtractor({
+          modelDir: dir,
+          ...(options.logger ? { logger: options.logger } : {}),
+          ...(anime ? {} : { animeDetector: null }),
+        }).then((e) => ({
+          detect: async (image: DecodedImage, ref: SampleImageRef) => e.extract(image, ref),
+          close: async () => e.close?.(),
+        }));
+    return opened;
   };
   return {
     name: 'faces',
     // The same version string createFaceExtractor gives its extractor (the cache key).
     version: anime ? `${FACES_VERSION};lbp-animeface` : FACES_VERSION,
     schema: FaceResult,
-    extract: async (image, ref, signal) => (await open()).extract(image, ref, signal),
+    extract: async (image, ref) => (await open()).detect(image, ref),
     async close() {
-      const s = session;
-      session = undefined;
-      if (s) await (await s.catch(() => undefined))?.close?.();
+      const o = opened;
+      opened = undefined;
+      if (o) await (await o.catch(() => undefined))?.close();
     },
   };
 }

@@ -4,7 +4,8 @@
  * loop for the whole batch) or on the calling thread (kept for the bench's before/after row).
  * onnxruntime-node is imported lazily, and in worker mode only inside the worker.
  */
-import { threadId as mainThreadId, Worker } from 'node:worker_threads';
+import { threadId as mainThreadId } from 'node:worker_threads';
+import { pinOnnxBinding, startModuleWorker } from '../workers/start.ts';
 import type { WireTensor, WorkerReply, WorkerRequest, WorkerSessionData } from './session-protocol.ts';
 
 export type { WireTensor } from './session-protocol.ts';
@@ -35,22 +36,7 @@ export class SessionOpenError extends Error {
   override readonly name = 'SessionOpenError';
 }
 
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(FROM_SOURCE ? './session-worker.ts' : './session-worker.js', import.meta.url);
-
-/**
- * The worker: the built .js file directly; from the TypeScript sources (tests, `tsx`), a small ESM
- * bootstrap that registers tsx in the worker first (Node 20 does not apply the parent's loader hooks
- * to a worker's entry module).
- */
-function startWorker(data: WorkerSessionData): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData: data });
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(WORKER_URL.href)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), { workerData: data });
-}
-
-let bindingPinned: Promise<unknown> | undefined;
+const WORKER_SOURCE = new URL('./session-worker.ts', import.meta.url);
 
 /**
  * Open `path` in a new worker thread; rejects with {@link SessionOpenError} when onnxruntime refuses it.
@@ -62,10 +48,9 @@ export async function openWorkerSession(
   path: string,
   options: Record<string, unknown>,
 ): Promise<TowerSession> {
-  bindingPinned ??= import('onnxruntime-node');
-  await bindingPinned;
+  await pinOnnxBinding();
   const data: WorkerSessionData = { path, options };
-  const worker = startWorker(data);
+  const worker = startModuleWorker(WORKER_SOURCE, data);
   const pending = new Map<number, { resolve: (r: TowerRunResult) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let dead: Error | undefined;

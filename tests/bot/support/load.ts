@@ -168,8 +168,8 @@ export async function runBotLoad(options: LoadOptions): Promise<LoadFigures> {
     LORALENS_MODELS_DIR: noModels,
   });
   const storage = openStorage('memory://');
-  // As the bot composes it (src/bot/main.ts): no face or composition metrics.
-  const real = createAuditService({ config, storage, logger: silentLogger, faceAnalysis: false });
+  // As the bot composes it (src/bot/main.ts): every analysis, face detection in its worker thread.
+  const real = createAuditService({ config, storage, logger: silentLogger });
   const service = countingService(real);
   let shared = 0;
   const logger = {
