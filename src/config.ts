@@ -38,6 +38,8 @@ export const EnvSchema = z.object({
     'REDIS_URL must start with redis:// or rediss://',
   ),
   LORALENS_MODELS_DIR: optionalNonEmpty,
+  /** An Inception-v3 ONNX (pool3 output) for Inception FID / KID next to the CLIP distances. */
+  LORALENS_INCEPTION_MODEL: optionalNonEmpty,
   LORALENS_CLIP_VARIANT: z
     .enum(['fp32', 'quantized'], { error: 'LORALENS_CLIP_VARIANT must be fp32 or quantized' })
     .default('fp32'),
@@ -69,6 +71,8 @@ export interface AppConfig {
   clipVariant: 'fp32' | 'quantized';
   /** Images (and prompt windows) per onnxruntime run. */
   clipBatchSize: number;
+  /** Path of a user-supplied Inception-v3 ONNX; absent = CLIP-embedding distances only. */
+  inceptionModel?: string;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
   concurrency: number;
   ratePerSecond: number;
@@ -91,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     modelsDir: e.LORALENS_MODELS_DIR ?? fileURLToPath(new URL('../assets/models/', import.meta.url)),
     clipVariant: e.LORALENS_CLIP_VARIANT,
     clipBatchSize: e.LORALENS_CLIP_BATCH,
+    ...(e.LORALENS_INCEPTION_MODEL ? { inceptionModel: e.LORALENS_INCEPTION_MODEL } : {}),
     logLevel: e.LOG_LEVEL,
     concurrency: e.CIVITAI_CONCURRENCY,
     ratePerSecond: e.CIVITAI_RATE_PER_SECOND,

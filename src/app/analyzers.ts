@@ -5,6 +5,7 @@ import { createClipAnalyzer } from '../analysis/audit/clip-analyzer.ts';
 import { createTextAnalyzer } from '../analysis/audit/text-analyzer.ts';
 import { createTrainingAnalyzer } from '../analysis/audit/training-analyzer.ts';
 import { colourPart, compositionPart, facesPart } from '../analysis/bias/analysis-parts.ts';
+import { createInceptionExtractor } from '../analysis/bias/inception.ts';
 import type { Logger } from '../analysis/ports.ts';
 import type { AppConfig } from '../config.ts';
 import type { StorageBackend } from '../storage/backend.ts';
@@ -46,6 +47,9 @@ export function defaultAnalyzers(deps: AnalyzerDeps): Analyzer[] {
             faces: facesPart({ logger: deps.logger.child({ component: 'faces' }) }),
             composition: compositionPart(),
           }),
+      ...(deps.config.inceptionModel
+        ? { inception: createInceptionExtractor(deps.config.inceptionModel) }
+        : {}),
     }),
   ];
 }

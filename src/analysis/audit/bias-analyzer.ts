@@ -16,6 +16,7 @@ import type {
   FacesEvidence,
   ReferenceEvidence,
 } from '../bias/evidence.ts';
+import { INCEPTION_FEATURES } from '../bias/inception.ts';
 import type { ImageFeatureExtractor, ImageFeatureRecord } from '../images/features.ts';
 import { type Matrix, matrix } from '../stats/linalg.ts';
 import { type Analyzer, type AnalyzerOutput, emptyOutput, yieldToEventLoop } from './analyzer.ts';
@@ -47,6 +48,9 @@ export const BIAS_COLUMNS = [
   'kid_clip_mean',
   'kid_clip_std',
   'cmmd',
+  'fid_inception',
+  'kid_inception_mean',
+  'kid_inception_std',
   'bias_reference',
   'n_images',
 ] as const;
@@ -73,6 +77,11 @@ export interface BiasAnalyzerDeps {
   composition?: BiasPart<Composition>;
   /** Bootstrap resamples of the distance intervals (default {@link DISTANCE_RESAMPLES}). */
   distanceResamples?: number;
+  /**
+   * Inception-v3 pool3 features (`createInceptionExtractor`, when the user supplies an Inception ONNX):
+   * FID and KID on them too, next to the CLIP-embedding distances.
+   */
+  inception?: ImageFeatureExtractor<number[]>;
 }
 
 const notMeasured = (reason: string): NotMeasured => ({ status: 'not-measured', reason });
@@ -83,15 +92,22 @@ function emptyMetrics(): Record<string, Cell> {
 
 /** The L2-normalised CLIP embedding of an ok record, when the image pass computed one. */
 function clipOf(record: ImageFeatureRecord): number[] | undefined {
+  return vectorOf(record, 'clip');
+}
+
+/** A numeric feature vector of one image (`clip` embedding, `inception` pool3), or undefined. */
+function vectorOf(record: ImageFeatureRecord, feature: string): number[] | undefined {
   if (record.status !== 'ok') return undefined;
-  const v = record.features.clip;
+  const v = record.features[feature];
   return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x))
     ? (v as number[])
     : undefined;
 }
 
-function embeddings(records: readonly ImageFeatureRecord[], dim: number): Matrix {
-  const rows = records.map(clipOf).filter((v): v is number[] => v !== undefined && v.length === dim);
+function embeddings(records: readonly ImageFeatureRecord[], dim: number, feature = 'clip'): Matrix {
+  const rows = records
+    .map((r) => vectorOf(r, feature))
+    .filter((v): v is number[] => v !== undefined && v.length === dim);
   const data = new Float64Array(rows.length * dim);
   rows.forEach((r, i) => {
     data.set(r, i * dim);
@@ -104,6 +120,7 @@ function metricsOf(e: {
   faces: Faces;
   composition: Composition;
   distance: DistanceResult;
+  distanceInception?: DistanceResult | undefined;
 }): Record<string, Cell> {
   const m = emptyMetrics();
   if (e.colour.status === 'ok') {
@@ -138,6 +155,11 @@ function metricsOf(e: {
     m.kid_clip_std = e.distance.kidStd;
     m.cmmd = e.distance.cmmd.estimate;
   }
+  if (e.distanceInception?.status === 'ok') {
+    m.fid_inception = e.distanceInception.fid.estimate;
+    m.kid_inception_mean = e.distanceInception.kidMean;
+    m.kid_inception_std = e.distanceInception.kidStd;
+  }
   return m;
 }
 
@@ -154,6 +176,7 @@ export function createBiasAnalyzer(deps: BiasAnalyzerDeps = {}): Analyzer {
   const parts = [deps.colour, deps.faces, deps.composition].filter((p) => p !== undefined);
   const extractors = new Map<string, ImageFeatureExtractor>();
   for (const p of parts) for (const x of p.extractors) extractors.set(x.name, x);
+  if (deps.inception) extractors.set(deps.inception.name, deps.inception);
   return {
     name: 'bias',
     columns: BIAS_COLUMNS,
@@ -230,6 +253,24 @@ export function createBiasAnalyzer(deps: BiasAnalyzerDeps = {}): Analyzer {
           resamples: deps.distanceResamples ?? DISTANCE_RESAMPLES,
         });
       }
+      // Inception-v3 distances when the user supplied the model (FID / KID as the literature reports them).
+      let inceptionDistances: DistanceResult[] | undefined;
+      if (deps.inception) {
+        const name = deps.inception.name;
+        const idim = allImages.map((r) => vectorOf(r, name)).find((v) => v !== undefined)?.length ?? 0;
+        inceptionDistances =
+          idim === 0
+            ? records.map(() => notMeasured('no Inception features (the model failed on every image)'))
+            : groupDistances(
+                records.map((r) => embeddings(byModel.get(r.id) ?? [], idim, name)),
+                fixedRef ? embeddings(fixedRef, idim, name) : 'population',
+                {
+                  seed: options.seed,
+                  resamples: deps.distanceResamples ?? DISTANCE_RESAMPLES,
+                  features: INCEPTION_FEATURES,
+                },
+              );
+      }
       const summaryRef = nameReference(reference, fixedRef ? fixedRef.length : allImages.length);
       const metricRows = new Map<number, Record<string, Cell>>();
       for (const [i, record] of records.entries()) {
@@ -247,6 +288,9 @@ export function createBiasAnalyzer(deps: BiasAnalyzerDeps = {}): Analyzer {
           faces: compare(deps.faces, 'face'),
           composition: compare(deps.composition, 'composition'),
           distance: distances[i] ?? notMeasured('no CLIP image embeddings'),
+          ...(inceptionDistances
+            ? { distanceInception: inceptionDistances[i] ?? notMeasured('no Inception features') }
+            : {}),
         };
         const measured = own.length > 0;
         const metrics = measured ? metricsOf(evidence) : emptyMetrics();

@@ -44,6 +44,8 @@ export interface RefKernelSums {
 
 export interface DistanceOptions {
   seed: number;
+  /** What the vectors are, for the evidence (default CLIP image embeddings). */
+  features?: string;
   resamples?: number;
   minN?: number;
   /** Precomputed reference kernel sums (else computed here, O(n_ref² · d)). */
@@ -251,7 +253,7 @@ export function distanceEvidence(model: Matrix, ref: Matrix, options: DistanceOp
   const under = Math.min(n, m) <= d;
   return {
     status: 'ok',
-    features: CLIP_FEATURES,
+    features: options.features ?? CLIP_FEATURES,
     n,
     nRef: m,
     dim: d,
@@ -465,7 +467,7 @@ function symmetricGram(x: Matrix): Float64Array {
 export function groupDistances(
   groups: readonly Matrix[],
   reference: Matrix | 'population',
-  options: { seed: number; resamples?: number; minN?: number },
+  options: { seed: number; resamples?: number; minN?: number; features?: string },
 ): DistanceResult[] {
   const minN = options.minN ?? MIN_DISTANCE_N;
   const dims = groups.filter((g) => g.rows > 0).map((g) => g.cols);

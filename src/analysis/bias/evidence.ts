@@ -132,6 +132,8 @@ export const BiasModelEvidence = z.object({
   faces: FacesEvidence,
   composition: CompositionEvidence,
   distance: DistanceEvidence,
+  /** Inception-v3 pool3 FID / KID; present only when the user supplied an Inception ONNX. */
+  distanceInception: DistanceEvidence.optional(),
 });
 export type BiasModelEvidence = z.infer<typeof BiasModelEvidence>;
 
