@@ -69,7 +69,9 @@ test('the Inception extractor feeds the clean 299 × 299 resize, 0..1 NCHW, and 
   );
   const got = await extractor.extract(image, imageRef);
   assert.equal(got.length, OUT);
-  got.forEach((v, j) => assert.ok(Math.abs(v - expected[j]!) < 1e-4, `feature ${j}: ${v} vs ${expected[j]}`));
+  for (const [j, v] of got.entries()) {
+    assert.ok(Math.abs(v - expected[j]!) < 1e-4, `feature ${j}: ${v} vs ${expected[j]}`);
+  }
   assert.deepEqual(extractor.schema.parse(got), got);
 });
 

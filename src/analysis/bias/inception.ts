@@ -91,7 +91,7 @@ export function createInceptionExtractor(path: string): ImageFeatureExtractor<nu
         [output],
       );
       const out = outputs[output];
-      if (!out || out.type !== 'float32') {
+      if (out?.type !== 'float32') {
         throw new AppError(ErrorCode.MODEL_INVALID, `The Inception model ${path} gave no float32 ${output}.`);
       }
       return Array.from(out.data as Float32Array);
