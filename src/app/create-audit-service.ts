@@ -186,6 +186,8 @@ export function createAuditService(deps: AuditServiceDeps): AuditServiceHandle {
               fetcher: imageFetcher,
               cache: featureCache,
               concurrency: deps.imageConcurrency ?? 4,
+              // Transient download failures are retried with the service clock's backoff.
+              sleep: (ms, signal) => clock.sleep(ms, signal),
               signal: hooks.signal,
               logger: logger.child({ component: 'images' }),
               ...(hooks.onProgress ? { onProgress: hooks.onProgress } : {}),

@@ -229,6 +229,14 @@ export function createBiasAnalyzer(deps: BiasAnalyzerDeps = {}): Analyzer {
       const byKey = (a: ImageFeatureRecord, b: ImageFeatureRecord): number =>
         a.ref.key < b.ref.key ? -1 : a.ref.key > b.ref.key ? 1 : 0;
       for (const list of byModel.values()) list.sort(byKey);
+      // Images that failed after the pass's retries: said per model, never silently fewer.
+      const failedByModel = new Map<number, Map<string, number>>();
+      for (const rec of pass.images.values()) {
+        if (rec.status !== 'skipped' || rec.ref.modelId === null) continue;
+        const reasons = failedByModel.get(rec.ref.modelId) ?? new Map<string, number>();
+        reasons.set(rec.reason, (reasons.get(rec.reason) ?? 0) + 1);
+        failedByModel.set(rec.ref.modelId, reasons);
+      }
       const fixedRef =
         reference.kind === 'population'
           ? undefined
@@ -281,9 +289,19 @@ export function createBiasAnalyzer(deps: BiasAnalyzerDeps = {}): Analyzer {
           part
             ? part.compare(own, refImages, { seed: options.seed })
             : notMeasured(`${what} analysis unavailable`);
+        const failed = failedByModel.get(record.id);
+        const failedCount = failed ? [...failed.values()].reduce((a, b) => a + b, 0) : 0;
         const evidence: BiasModelEvidence = {
           reference: refName.evidence,
           nImages: own.length,
+          ...(failed && failedCount > 0
+            ? {
+                imagesFailed: {
+                  count: failedCount,
+                  sentence: `${failedCount} of ${failedCount + own.length} sample image(s) failed to download or decode (${[...failed].map(([k, v]) => `${k}: ${v}`).join(', ')}); the numbers use the other ${own.length}.`,
+                },
+              }
+            : {}),
           colour: compare(deps.colour, 'colour'),
           faces: compare(deps.faces, 'face'),
           composition: compare(deps.composition, 'composition'),

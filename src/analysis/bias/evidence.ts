@@ -128,6 +128,8 @@ export const DistanceEvidence = z.union([
 export const BiasModelEvidence = z.object({
   reference: ReferenceEvidence,
   nImages: z.number().int(),
+  /** Sample images of this model that failed to download or decode (after retries), when any. */
+  imagesFailed: z.object({ count: z.number().int().positive(), sentence: z.string() }).optional(),
   colour: ColourEvidence,
   faces: FacesEvidence,
   composition: CompositionEvidence,

@@ -57,6 +57,63 @@ export interface ImagePassOptions {
   logger?: Logger;
   onProgress?: ProgressListener;
   onEvent?: (event: ImagePassEvent) => void;
+  /**
+   * Extra attempts for a download that failed transiently (network error, timeout, HTTP 429 or 5xx),
+   * with exponential backoff from 250 ms (default 3, like the API client's retries).
+   */
+  retries?: number;
+  /** Backoff wait (tests inject a fast one). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+const TRANSIENT_STATUS = /^HTTP (429|5\d\d) /;
+
+/** A transient download failure is worth another attempt; refusals and bad bodies are not. */
+export function isTransientImageFailure(skipped: { reason: string; detail: string }): boolean {
+  return (
+    skipped.reason === ImageSkipReason.NETWORK ||
+    skipped.reason === ImageSkipReason.TIMEOUT ||
+    (skipped.reason === ImageSkipReason.HTTP_STATUS && TRANSIENT_STATUS.test(skipped.detail))
+  );
+}
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
+
+async function fetchWithRetries(
+  fetcher: ImageFetcher,
+  ref: SampleImageRef,
+  o: {
+    minShortSide: number;
+    signal: AbortSignal | undefined;
+    retries: number;
+    sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  },
+): Promise<Awaited<ReturnType<ImageFetcher['fetch']>>> {
+  for (let attempt = 0; ; attempt++) {
+    const got = await fetcher.fetch(ref.url, o.signal, {
+      width: ref.width,
+      height: ref.height,
+      minShortSide: o.minShortSide,
+    });
+    if (got.ok || attempt >= o.retries || !isTransientImageFailure(got)) {
+      if (!got.ok && attempt > 0) return { ...got, detail: `${got.detail} (after ${attempt + 1} attempts)` };
+      return got;
+    }
+    await o.sleep(250 * 2 ** attempt, o.signal);
+  }
 }
 
 /** A running pass: images are added while the crawl goes on; `finish` waits for all of them. */
@@ -136,6 +193,8 @@ export function startImagePass(options: ImagePassOptions): ImagePass {
   const logger = options.logger ?? silentLogger;
   const concurrency = Math.max(1, Math.min(64, Math.floor(options.concurrency ?? 4)));
   const minShortSide = options.minShortSide ?? CLIP_IMAGE_SIZE;
+  const retries = options.retries ?? 3;
+  const sleep = options.sleep ?? defaultSleep;
   const { fetcher, cache } = options;
   const internal = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, internal.signal]) : internal.signal;
@@ -259,11 +318,7 @@ export function startImagePass(options: ImagePassOptions): ImagePass {
         return record(job, { ref, status: 'skipped', reason: got.reason, detail: got.detail });
       bytes = got;
     } else {
-      const got = await fetcher.fetch(ref.url, signal, {
-        width: ref.width,
-        height: ref.height,
-        minShortSide,
-      });
+      const got = await fetchWithRetries(fetcher, ref, { minShortSide, signal, retries, sleep });
       if (!got.ok) return record(job, { ref, status: 'skipped', reason: got.reason, detail: got.detail });
       bytes = got.bytes;
     }
