@@ -52,9 +52,14 @@ before(async () => {
   bodies.set('/b.jpg', await makeImage(320, 240, [10, 200, 10], 'jpeg'));
   bodies.set('/c.png', await makeImage(256, 256, [10, 10, 200], 'png'));
   bodies.set('/d.jpg', await makeImage(400, 300, [120, 120, 120], 'jpeg'));
+  bodies.set('/flaky.png', await makeImage(64, 64, [90, 90, 200], 'png'));
   bodies.set('/svg.png', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"></svg>'));
   server = createServer((req, res) => {
     requests.push(req.url ?? '');
+    if (req.url === '/flaky.png' && requests.filter((u) => u === '/flaky.png').length <= 2) {
+      res.writeHead(503).end();
+      return;
+    }
     const body = bodies.get(req.url ?? '');
     if (!body) {
       res.writeHead(404).end();
@@ -310,4 +315,25 @@ describe('the one image pass', () => {
       await storage.close();
     }
   });
+});
+
+test('a transient download failure (503) is retried with backoff; a 404 is not', async () => {
+  requests.length = 0;
+  const waits: number[] = [];
+  const result = await runImagePass(
+    {
+      fetcher: fetcher(),
+      extractors: [meanRed('red', [])],
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+    },
+    [ref('/flaky.png', 1), ref('/missing.png', 2)],
+  );
+  assert.equal(result.images.get('1:1')?.status, 'ok', 'two 503s, then the image');
+  assert.deepEqual(waits, [250, 500]);
+  assert.equal(requests.filter((u) => u === '/flaky.png').length, 3);
+  const missing = result.images.get('1:2');
+  assert.equal(missing?.status, 'skipped');
+  assert.equal(requests.filter((u) => u === '/missing.png').length, 1, 'a 404 is final');
 });
