@@ -3,31 +3,11 @@ import { test } from 'node:test';
 import { createTrainingAnalyzer } from '../../src/analysis/audit/training-analyzer.ts';
 import type { AuditHooks, AuditRunOptions } from '../../src/analysis/audit/types.ts';
 import { trainingFromHeader } from '../../src/analysis/civitai/crawl.ts';
-import { ModelRecord, type TrainingHeader } from '../../src/analysis/civitai/record.ts';
+import type { ModelRecord, TrainingHeader } from '../../src/analysis/civitai/record.ts';
+import { blankRecord } from '../support/records.ts';
 
 function record(id: number, training: TrainingHeader | null): ModelRecord {
-  return ModelRecord.parse({
-    id,
-    name: `model ${id}`,
-    type: 'LORA',
-    url: `https://civitai.com/models/${id}`,
-    creator: null,
-    nsfw: false,
-    nsfwLevel: null,
-    tags: [],
-    stats: {
-      downloadCount: 0,
-      favoriteCount: 0,
-      thumbsUpCount: 0,
-      thumbsDownCount: 0,
-      commentCount: 0,
-      ratingCount: 0,
-      rating: 0,
-    },
-    publishedAt: null,
-    updatedAt: null,
-    descriptionText: '',
-    descriptionMarkdown: '',
+  return blankRecord(id, {
     versions: [
       {
         id: id * 10,
@@ -47,10 +27,6 @@ function record(id: number, training: TrainingHeader | null): ModelRecord {
         training,
       },
     ],
-    targetVersionId: null,
-    comments: { status: 'skipped', reason: null, items: [] },
-    fingerprint: 'f',
-    fetchedAt: '2026-03-01T00:00:00.000Z',
   });
 }
 

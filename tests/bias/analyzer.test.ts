@@ -10,7 +10,7 @@ import { colourPart, compositionPart, facesPart } from '../../src/analysis/bias/
 import { nameReference } from '../../src/analysis/bias/analysis-reference.ts';
 import { type ColourFeatures, colourExtractor, compareColour } from '../../src/analysis/bias/colour.ts';
 import { BiasModelEvidence, BiasSummary } from '../../src/analysis/bias/evidence.ts';
-import { ModelRecord } from '../../src/analysis/civitai/record.ts';
+import type { ModelRecord } from '../../src/analysis/civitai/record.ts';
 import { decodeImage } from '../../src/analysis/images/decode.ts';
 import type {
   ImageFeatureRecord,
@@ -19,38 +19,10 @@ import type {
 } from '../../src/analysis/images/features.ts';
 import { matrix } from '../../src/analysis/stats/linalg.ts';
 import { type Random, seededRandom } from '../../src/analysis/stats/random.ts';
+import { blankRecord } from '../support/records.ts';
 import { needsShared, sharedPath } from '../support/requirements.ts';
 
-function record(id: number): ModelRecord {
-  return ModelRecord.parse({
-    id,
-    name: `model ${id}`,
-    type: 'LORA',
-    url: `https://civitai.com/models/${id}`,
-    creator: null,
-    nsfw: false,
-    nsfwLevel: null,
-    tags: [],
-    stats: {
-      downloadCount: 0,
-      favoriteCount: 0,
-      thumbsUpCount: 0,
-      thumbsDownCount: 0,
-      commentCount: 0,
-      ratingCount: 0,
-      rating: 0,
-    },
-    publishedAt: null,
-    updatedAt: null,
-    descriptionText: '',
-    descriptionMarkdown: '',
-    versions: [],
-    targetVersionId: null,
-    comments: { status: 'skipped', reason: null, items: [] },
-    fingerprint: 'f',
-    fetchedAt: '2026-03-01T00:00:00.000Z',
-  });
-}
+const record = (id: number): ModelRecord => blankRecord(id);
 
 /** An RGB image of one hue with per-image jitter of saturation and value. */
 function solid(rgb: [number, number, number], rng: Random, size = 16) {

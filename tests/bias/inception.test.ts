@@ -14,10 +14,11 @@ import {
   INCEPTION_SIZE,
   inceptionTensor,
 } from '../../src/analysis/bias/inception.ts';
-import { ModelRecord } from '../../src/analysis/civitai/record.ts';
+import type { ModelRecord } from '../../src/analysis/civitai/record.ts';
 import { decodeImage } from '../../src/analysis/images/decode.ts';
 import type { ImageFeatureRecord, SampleImageRef } from '../../src/analysis/images/features.ts';
 import { seededRandom } from '../../src/analysis/stats/random.ts';
+import { blankRecord } from '../support/records.ts';
 
 const OUT = 16;
 const dir = mkdtempSync(join(tmpdir(), 'loralens-inception-'));
@@ -84,36 +85,7 @@ test('its cache version is the model file sha256; a missing file is MODEL_MISSIN
   );
 });
 
-function record(id: number): ModelRecord {
-  return ModelRecord.parse({
-    id,
-    name: `model ${id}`,
-    type: 'LORA',
-    url: `https://civitai.com/models/${id}`,
-    creator: null,
-    nsfw: false,
-    nsfwLevel: null,
-    tags: [],
-    stats: {
-      downloadCount: 0,
-      favoriteCount: 0,
-      thumbsUpCount: 0,
-      thumbsDownCount: 0,
-      commentCount: 0,
-      ratingCount: 0,
-      rating: 0,
-    },
-    publishedAt: null,
-    updatedAt: null,
-    descriptionText: '',
-    descriptionMarkdown: '',
-    versions: [],
-    targetVersionId: null,
-    comments: { status: 'skipped', reason: null, items: [] },
-    fingerprint: 'f',
-    fetchedAt: '2026-03-01T00:00:00.000Z',
-  });
-}
+const record = (id: number): ModelRecord => blankRecord(id);
 
 test('with an Inception model the bias analysis adds Inception FID / KID per model, next to CLIP', async () => {
   const rng = seededRandom(5);

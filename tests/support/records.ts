@@ -1,0 +1,34 @@
+import { ModelRecord } from '../../src/analysis/civitai/record.ts';
+
+/** A valid crawl record with nothing in it (no versions, no comments), plus any overrides. */
+export function blankRecord(id: number, overrides: Record<string, unknown> = {}): ModelRecord {
+  return ModelRecord.parse({
+    id,
+    name: `model ${id}`,
+    type: 'LORA',
+    url: `https://civitai.com/models/${id}`,
+    creator: null,
+    nsfw: false,
+    nsfwLevel: null,
+    tags: [],
+    stats: {
+      downloadCount: 0,
+      favoriteCount: 0,
+      thumbsUpCount: 0,
+      thumbsDownCount: 0,
+      commentCount: 0,
+      ratingCount: 0,
+      rating: 0,
+    },
+    publishedAt: null,
+    updatedAt: null,
+    descriptionText: '',
+    descriptionMarkdown: '',
+    versions: [],
+    targetVersionId: null,
+    comments: { status: 'skipped', reason: null, items: [] },
+    fingerprint: 'f',
+    fetchedAt: '2026-03-01T00:00:00.000Z',
+    ...overrides,
+  });
+}
