@@ -145,7 +145,7 @@ export async function run(): Promise<BenchSection> {
     const w1 = stats((byWorkers[1] ?? []).map((x) => x.wallMs)).median;
     const w2 = stats((byWorkers[2] ?? []).map((x) => x.wallMs)).median;
     notes.push(
-      `2 vs 1 worker wall ratio ${(w2 / w1).toFixed(2)} on ${cpus().length} cores: with 2 cores (shared with Redis and this process) it shows the queue and process overhead, not the speed-up more cores give`,
+      `2 vs 1 worker wall ratio ${(w2 / w1).toFixed(2)} on ${cpus().length} cores (1.00 = no gain; 0.50 = ideal for 2 workers): the cores are shared with Redis and this process, so this ratio is bounded by the core count and shows queue and process overhead as well, not what more cores would give`,
     );
 
     for (const [name, url] of [
