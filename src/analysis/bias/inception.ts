@@ -13,7 +13,7 @@
  * The session runs in its own worker thread (`openWorkerSession`), like the CLIP towers.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { openWorkerSession, type TowerSession } from '../clip/tower-session.ts';
 import { AppError, ErrorCode } from '../errors.ts';
@@ -50,19 +50,19 @@ export function inceptionTensor(img: RawImage): Float32Array {
 }
 
 /**
- * The `inception` extractor for the model file at `path`. Its version is the file's sha256, so
+ * The `inception` extractor for the model file at `path`. Its version is the file's sha256 (hashed on first use), so
  * cached features never outlive the model they came from. The session opens on the first image.
  */
 export function createInceptionExtractor(path: string): ImageFeatureExtractor<number[]> {
-  let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    if (!statSync(path).isFile()) throw new Error('not a regular file');
   } catch (error) {
     throw new AppError(ErrorCode.MODEL_MISSING, `The Inception model ${path} cannot be read.`, {
       cause: error,
     });
   }
-  const sha = createHash('sha256').update(bytes).digest('hex');
+  // Hashed on first use (the first cache lookup of an audit), not when the analyzers are built.
+  let version: string | undefined;
   let session: Promise<TowerSession> | undefined;
   const open = (): Promise<TowerSession> => {
     session ??= openWorkerSession(path, { intraOpNumThreads: 1, interOpNumThreads: 1 }).then((s) => {
@@ -79,7 +79,10 @@ export function createInceptionExtractor(path: string): ImageFeatureExtractor<nu
   };
   return {
     name: 'inception',
-    version: `inception-1;sha256=${sha}`,
+    get version() {
+      version ??= `inception-1;sha256=${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
+      return version;
+    },
     schema: z.array(z.number()).min(1),
     async extract(image) {
       const s = await open();
