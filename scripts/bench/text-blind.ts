@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -176,16 +177,44 @@ export async function run(): Promise<BenchSection> {
     );
   }
 
-  // Throughput on one core: the last blind set's texts scanned repeatedly for about two seconds.
+  // Throughput on one core: the last blind set's texts scanned repeatedly, three rounds of about two
+  // seconds; comments per second of wall time and per second of this process's CPU time (the second
+  // is what one core gives when other processes share the machine), min/median/max of the rounds.
   const texts = lastBlind.map((b) => b.text);
-  let scanned = 0;
-  const t0 = performance.now();
-  while (performance.now() - t0 < 2000) {
-    for (const t of texts) scanText(t);
-    scanned += texts.length;
+  for (const t of texts) scanText(t);
+  const wallRates: number[] = [];
+  const cpuRates: number[] = [];
+  const load = loadavg()[0]!;
+  for (let round = 0; round < 3; round++) {
+    let scanned = 0;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    while (performance.now() - t0 < 2000) {
+      for (const t of texts) scanText(t);
+      scanned += texts.length;
+    }
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(c0);
+    wallRates.push(scanned / wall);
+    cpuRates.push(scanned / ((cpu.user + cpu.system) / 1e6));
   }
-  const perSecond = Math.round(scanned / ((performance.now() - t0) / 1000));
-  rows.push({ set: 'throughput', lang: 'all', n: scanned, 'comments/s': perSecond, goal: '>= 20000' });
+  const fmt = (xs: number[]): string => {
+    const s = [...xs].sort((a, b) => a - b).map((x) => Math.round(x));
+    return `${s[0]} / ${s[1]} / ${s[2]}`;
+  };
+  const perSecond = Math.round([...cpuRates].sort((a, b) => a - b)[1]!);
+  rows.push({
+    set: 'throughput',
+    lang: 'all',
+    n: texts.length,
+    'comments/s wall (min/med/max)': fmt(wallRates),
+    'comments/s CPU (min/med/max)': fmt(cpuRates),
+    goal: '>= 20000',
+    met: perSecond >= 20_000 ? 'yes' : 'no',
+  });
+  notes.push(
+    `throughput: ${texts.length} blind-set texts (mean ${Math.round(texts.reduce((a, t) => a + t.length, 0) / texts.length)} chars, about half of them reports, so most get an explained evidence span) scanned with scanText on one thread; load average ${load.toFixed(2)} at start on ${cpus().length} cores`,
+  );
 
   return {
     name: 'text-blind: detector vs keyword baseline, development and blind sets',
@@ -195,7 +224,7 @@ export async function run(): Promise<BenchSection> {
       'blind sets: written from a brief of the phenomena by helpers who never saw the code, frozen by sha256 before their first score; blind-1 guided tuning (aggregates only), blind-2 was scored once, after tuning',
       'development: tests/fixtures/text-eval (written by the first detector author) and tests/fixtures/text-dev (corpora A and B written by helpers from the same brief, plus 85 short explicit texts by the detector author); the model is trained on all of it, so the in-sample row checks the pipeline and the 5-fold CV row is the development figure',
       `baseline: ${KEYWORD_BASELINE.source}`,
-      `scan-text throughput ${perSecond} comments/s on one core (goal 20 000)`,
+      `scan-text throughput ${perSecond} comments per CPU-second on one core, median of 3 rounds (goal 20 000)`,
     ],
   };
 }

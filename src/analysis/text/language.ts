@@ -35,27 +35,76 @@ const STOPWORDS: Record<'en' | 'es' | 'pt' | 'de' | 'fr', ReadonlySet<string>> =
   ),
 };
 
-const DIACRITIC_HINTS: Array<[RegExp, 'es' | 'pt' | 'de' | 'fr', number]> = [
-  [/[ñ¿¡]/gu, 'es', 2],
-  [/[ãõ]/gu, 'pt', 2],
-  [/ç/gu, 'pt', 0.5],
-  [/ç/gu, 'fr', 0.5],
-  [/[äöüß]/gu, 'de', 2],
-  [/[èêëàâîïûùœ]/gu, 'fr', 1.5],
-];
+/** Letters that hint at one language, with their weight: ñ ¿ ¡ es; ã õ pt; ç pt and fr; ä ö ü ß de; è ê ë à â î ï û ù œ fr. */
+const DIACRITIC_HINTS = new Map<number, Array<['es' | 'pt' | 'de' | 'fr', number]>>();
+for (const [chars, lang, weight] of [
+  ['ñ¿¡', 'es', 2],
+  ['ãõ', 'pt', 2],
+  ['ç', 'pt', 0.5],
+  ['ç', 'fr', 0.5],
+  ['äöüß', 'de', 2],
+  ['èêëàâîïûùœ', 'fr', 1.5],
+] as const) {
+  for (const ch of chars) {
+    const code = ch.charCodeAt(0);
+    DIACRITIC_HINTS.set(code, [...(DIACRITIC_HINTS.get(code) ?? []), [lang, weight]]);
+  }
+}
 
-function count(text: string, re: RegExp): number {
-  return text.match(re)?.length ?? 0;
+/** Script classes counted for identification; 0 is "none of them". */
+const HANGUL = 1;
+const KANA = 2;
+const HAN = 3;
+const CYRILLIC = 4;
+const LATIN = 5;
+const SCRIPT_RES: Array<[number, RegExp]> = [
+  [HANGUL, /^\p{Script=Hangul}$/u],
+  [KANA, /^[\p{Script=Hiragana}\p{Script=Katakana}]$/u],
+  [HAN, /^\p{Script=Han}$/u],
+  [CYRILLIC, /^\p{Script=Cyrillic}$/u],
+  [LATIN, /^\p{Script=Latin}$/u],
+];
+function scriptOf(ch: string): number {
+  for (const [kind, re] of SCRIPT_RES) if (re.test(ch)) return kind;
+  return 0;
+}
+/**
+ * Script class of every BMP code unit, worked out by the Unicode property regexes above the first
+ * time the unit is seen (255 = not yet known): one array read per character afterwards, same counts.
+ */
+const BMP_SCRIPT = new Uint8Array(0x10000).fill(255);
+
+/** Counts of each script class in `text`, by code point (astral characters are classified directly). */
+export function scriptCounts(text: string): Int32Array {
+  const counts = new Int32Array(6);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        counts[scriptOf(text.slice(i, i + 2))]!++;
+        i++;
+        continue;
+      }
+    }
+    let kind = BMP_SCRIPT[c]!;
+    if (kind === 255) {
+      kind = scriptOf(String.fromCharCode(c));
+      BMP_SCRIPT[c] = kind;
+    }
+    counts[kind]!++;
+  }
+  return counts;
 }
 
 /** Detects the language of already-normalised (NFKC, lower-case) text. */
 export function detectLanguage(text: string): SupportedLanguage | 'und' {
-  const hangul = count(text, /\p{Script=Hangul}/gu);
-  const kana = count(text, /[\p{Script=Hiragana}\p{Script=Katakana}]/gu);
-  const han = count(text, /\p{Script=Han}/gu);
-  const cyrillic = count(text, /\p{Script=Cyrillic}/gu);
-  const latinWords = text.match(/\p{Script=Latin}{2,}/gu) ?? [];
-  const latin = count(text, /\p{Script=Latin}/gu);
+  const scripts = scriptCounts(text);
+  const hangul = scripts[HANGUL]!;
+  const kana = scripts[KANA]!;
+  const han = scripts[HAN]!;
+  const cyrillic = scripts[CYRILLIC]!;
+  const latin = scripts[LATIN]!;
 
   const scores: Array<[SupportedLanguage | 'latin', number]> = [
     ['ko', hangul * 3],
@@ -68,6 +117,7 @@ export function detectLanguage(text: string): SupportedLanguage | 'und' {
   const [best, score] = scores[0] ?? ['latin', 0];
   if (score < 3) return 'und';
   if (best !== 'latin') return best;
+  const latinWords = text.match(/\p{Script=Latin}{2,}/gu) ?? [];
 
   const langScores: Record<'en' | 'es' | 'pt' | 'de' | 'fr', number> = { en: 0, es: 0, pt: 0, de: 0, fr: 0 };
   for (const word of latinWords) {
@@ -81,7 +131,10 @@ export function detectLanguage(text: string): SupportedLanguage | 'und' {
     if (single === 'é') langScores.pt += 1;
     if (single === 'i') langScores.en += 1;
   }
-  for (const [re, lang, weight] of DIACRITIC_HINTS) langScores[lang] += count(text, re) * weight;
+  for (let i = 0; i < text.length; i++) {
+    const hints = DIACRITIC_HINTS.get(text.charCodeAt(i));
+    if (hints) for (const [lang, weight] of hints) langScores[lang] += weight;
+  }
   const ranked = (Object.entries(langScores) as Array<['en' | 'es' | 'pt' | 'de' | 'fr', number]>).sort(
     (a, b) => b[1] - a[1],
   );

@@ -177,6 +177,13 @@ function combine(pieces: TextScan[]): TextScan {
   return { ...best, lang: pieces[0]!.lang };
 }
 
+let defaults: z.output<typeof TextScanOptions> | undefined;
+/** The default options, parsed once (scanText runs per comment). */
+function defaultScanOptions(): z.output<typeof TextScanOptions> {
+  defaults ??= Object.freeze(TextScanOptions.parse({}));
+  return defaults;
+}
+
 const EMPTY_SCAN: TextScan = { flag: false, score: 0, lang: 'und', evidence: [] };
 
 /**
@@ -184,7 +191,7 @@ const EMPTY_SCAN: TextScan = { flag: false, score: 0, lang: 'und', evidence: [] 
  * INPUT_INVALID at the caller). Long texts are scanned in pieces of {@link CHUNK_CHARS}.
  */
 export function scanText(text: string, options?: TextScanOptions): TextScan {
-  const opts = TextScanOptions.parse(options ?? {});
+  const opts = options === undefined ? defaultScanOptions() : TextScanOptions.parse(options);
   if (typeof text !== 'string' || text.trim().length === 0) return { ...EMPTY_SCAN };
   return combine(chunkBounds(text).map(([s, e]) => scanPiece(text, s, e, opts)));
 }
@@ -195,7 +202,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmedi
 
 /** {@link scanText}, yielding to the event loop between pieces (a bot's gateway keeps running). */
 export async function scanTextAsync(text: string, options?: TextScanOptions): Promise<TextScan> {
-  const opts = TextScanOptions.parse(options ?? {});
+  const opts = options === undefined ? defaultScanOptions() : TextScanOptions.parse(options);
   if (typeof text !== 'string' || text.trim().length === 0) return { ...EMPTY_SCAN };
   const pieces: TextScan[] = [];
   let since = performance.now();

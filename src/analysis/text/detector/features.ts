@@ -6,7 +6,14 @@
  */
 import { detectLanguage, type SupportedLanguage } from '../language.ts';
 import { type NormalizedText, normalizeForMatching } from '../normalize.ts';
-import { CANCEL_KINDS, type FrameKind, frameHits, REPORT_KINDS, TAG_LIKE_RE, VERSION_RE } from './frames.ts';
+import {
+  CANCEL_KINDS,
+  type FrameKind,
+  firstTagLike,
+  firstVersion,
+  frameHits,
+  REPORT_KINDS,
+} from './frames.ts';
 
 export interface Sentence {
   start: number;
@@ -118,6 +125,25 @@ function isSpace(code: number): boolean {
   );
 }
 
+/** Feature names of the sentence-level combinations, built once (scoring runs per comment). */
+const ENTITY_WITH = new Map<string, string>(
+  [...REPORT_KINDS, ...CANCEL_KINDS].map((k) => [k, `s:entity+${k}`]),
+);
+const REPORT_WITH = new Map<string, string>(CANCEL_KINDS.map((k) => [k, `s:report+${k}`]));
+const FRAME_NAME = new Map<string, string>();
+const frameName = (kind: string): string => {
+  let name = FRAME_NAME.get(kind);
+  if (name === undefined) {
+    name = `f:${kind}`;
+    FRAME_NAME.set(kind, name);
+  }
+  return name;
+};
+
+/** Scratch space for the folded text (code units and their offsets), grown as needed and reused. */
+let foldedCodes = new Uint16Array(1024);
+let foldedAt = new Int32Array(1024);
+
 /** Extracts the features of `text`; `text` is raw (HTML and entities are handled by normalisation). */
 export function extractFeatures(text: string): TextFeatures {
   const norm = normalizeForMatching(text);
@@ -133,7 +159,7 @@ export function extractFeatures(text: string): TextFeatures {
   // Frames: kinds present, and kinds sharing a sentence with a caption-domain entity.
   const perSentence = new Map<number, Map<FrameKind, number>>();
   for (const h of frameHits(t)) {
-    add(`f:${h.kind}`, h.start);
+    add(frameName(h.kind), h.start);
     const si = sentences.length === 0 ? 0 : sentenceIndexAt(sentences, h.start);
     let kinds = perSentence.get(si);
     if (!kinds) {
@@ -148,7 +174,7 @@ export function extractFeatures(text: string): TextFeatures {
     let reportKinds = 0;
     for (const k of REPORT_KINDS) {
       if (kinds.has(k)) {
-        add(`s:entity+${k}`, pos);
+        add(ENTITY_WITH.get(k)!, pos);
         reportKinds++;
       }
     }
@@ -156,24 +182,26 @@ export function extractFeatures(text: string): TextFeatures {
     if (reportKinds > 0) {
       add('s:entity+report', pos);
       if (reportKinds > 1) add('s:entity+report2', pos);
-      for (const k of CANCEL_KINDS) if (kinds.has(k)) add(`s:report+${k}`, pos);
+      for (const k of CANCEL_KINDS) if (kinds.has(k)) add(REPORT_WITH.get(k)!, pos);
       if (question) add('s:report?', pos);
     }
-    for (const k of CANCEL_KINDS) if (kinds.has(k)) add(`s:entity+${k}`, pos);
+    for (const k of CANCEL_KINDS) if (kinds.has(k)) add(ENTITY_WITH.get(k)!, pos);
     if (question) add('s:entity?', pos);
   }
-  TAG_LIKE_RE.lastIndex = 0;
-  const tagLike = TAG_LIKE_RE.exec(t);
-  if (tagLike) add('x:tag-like', tagLike.index);
-  VERSION_RE.lastIndex = 0;
-  const version = VERSION_RE.exec(t);
-  if (version) add('x:version', version.index);
+  const tagLike = firstTagLike(t);
+  if (tagLike >= 0) add('x:tag-like', tagLike);
+  const version = firstVersion(t);
+  if (version >= 0) add('x:version', version);
   if (sentences.some((s) => s.question)) add('x:question', 0);
 
   // Character n-grams over the text with runs of white space read as one space: the folded text
   // is kept as its code units and their offsets, and each gram is hashed in place.
-  const codes = new Uint16Array(t.length);
-  const at = new Int32Array(t.length);
+  if (foldedCodes.length < t.length) {
+    foldedCodes = new Uint16Array(t.length * 2);
+    foldedAt = new Int32Array(t.length * 2);
+  }
+  const codes = foldedCodes;
+  const at = foldedAt;
   let m = 0;
   let lastSpace = true;
   for (let i = 0; i < t.length; i++) {
@@ -194,10 +222,12 @@ export function extractFeatures(text: string): TextFeatures {
     words++;
   }
   const capacity = 3 * m + words;
-  const keys = new Int32Array(capacity);
-  const gramPos = new Int32Array(capacity);
-  const gramLen = new Uint16Array(capacity);
-  const kinds = new Uint8Array(capacity);
+  // One allocation for the four gram arrays (4 + 4 + 2 + 1 bytes a gram).
+  const buffer = new ArrayBuffer(capacity * 11 + 8);
+  const keys = new Int32Array(buffer, 0, capacity);
+  const gramPos = new Int32Array(buffer, capacity * 4, capacity);
+  const gramLen = new Uint16Array(buffer, capacity * 8, capacity);
+  const kinds = new Uint8Array(buffer, capacity * 10, capacity);
   let g = 0;
   for (let k = 0; k < m; k++) {
     let h = 0x811c9dc5;

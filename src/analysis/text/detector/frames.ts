@@ -1111,6 +1111,33 @@ export function frameHits(norm: string): FrameHit[] {
 /** Quoted or code-formatted tokens, weighted prompts `(tag:1.2)` and snake_case tags. */
 export const TAG_LIKE_RE =
   /`[^`\n]{1,40}`|"[^"\n]{1,40}"|'[^'\n]{1,40}'|「[^」\n]{1,40}」|\([^()\n]{1,40}:\d(?:\.\d+)?\)|[\p{L}\p{N}]+_[\p{L}\p{N}_]+/gu;
+/** {@link TAG_LIKE_RE} without its underscore-token alternative, and that alternative alone. */
+const QUOTED_TAG_RE =
+  /`[^`\n]{1,40}`|"[^"\n]{1,40}"|'[^'\n]{1,40}'|「[^」\n]{1,40}」|\([^()\n]{1,40}:\d(?:\.\d+)?\)/g;
+const UNDERSCORE_TAG_RE = /[\p{L}\p{N}]+_[\p{L}\p{N}_]+/gu;
+
+/**
+ * Where {@link TAG_LIKE_RE} first matches in `text` (-1 when nowhere), computed as the earlier of its
+ * two halves: the underscore half, the slow one (a Unicode class tried at every position), runs only
+ * when the text has an underscore. The leftmost match of an alternation is the leftmost of its parts.
+ */
+export function firstTagLike(text: string): number {
+  QUOTED_TAG_RE.lastIndex = 0;
+  const quoted = QUOTED_TAG_RE.exec(text)?.index ?? -1;
+  if (!text.includes('_')) return quoted;
+  UNDERSCORE_TAG_RE.lastIndex = 0;
+  const underscore = UNDERSCORE_TAG_RE.exec(text)?.index ?? -1;
+  if (quoted < 0) return underscore;
+  return underscore < 0 ? quoted : Math.min(quoted, underscore);
+}
+
+/** Where {@link VERSION_RE} first matches in `text` (-1 when nowhere); every match has a digit. */
+export function firstVersion(text: string): number {
+  if (!/[0-9]/.test(text)) return -1;
+  VERSION_RE.lastIndex = 0;
+  return VERSION_RE.exec(text)?.index ?? -1;
+}
+
 /** Version names: v2, V3.1, version 2, 2.0 (as a version). */
 export const VERSION_RE =
   /(?<![\p{L}\p{N}_])(?:v|ver\.?|version|versión|versão|версия|версии|버전|バージョン|版本)\s?\d+(?:\.\d+)*/giu;

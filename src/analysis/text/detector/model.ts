@@ -88,6 +88,8 @@ export interface DetectorScore {
   bestSentence: number;
   /** The strongest contributions w·x of that sentence, by absolute value. */
   explanation: Contribution[];
+  /** Each n-gram occurrence's weight (parallel to `features.grams.keys`). */
+  gramWeights: Float64Array;
 }
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -95,26 +97,66 @@ const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 /** Normalised characters at the end of the best sentence whose n-grams name the explanation. */
 const EXPLAIN_WINDOW = 240;
 
+/** How many n-grams of the best sentence are named in an explanation (the strongest by |w·x|). */
+const EXPLAIN_GRAMS = 8;
+
+/** Scratch table for {@link explainScore}'s per-gram sums; every used slot is reset to -1 after use. */
+interface GramSums {
+  keys: Int32Array;
+  values: Float64Array;
+  first: Int32Array;
+  touched: Int32Array;
+  mask: number;
+}
+let scratch: GramSums | undefined;
+function gramSums(grams: number): GramSums {
+  let size = 64;
+  while (size < grams * 2) size *= 2;
+  if (!scratch || scratch.keys.length < size) {
+    scratch = {
+      keys: new Int32Array(size).fill(-1),
+      values: new Float64Array(size),
+      first: new Int32Array(size),
+      touched: new Int32Array(size),
+      mask: size - 1,
+    };
+  }
+  return scratch;
+}
+
 /**
- * Scores one text with `model`; explains it by its strongest sentence. Linear in the text: the
- * per-sentence sums walk the n-grams in position order, and feature names are built only for the
- * last {@link EXPLAIN_WINDOW} characters of the best sentence.
+ * Scores one text with `model`; with `explain`, also explains it by its strongest sentence (see
+ * {@link explainScore}). Linear in the text.
  */
 export function scoreWithModel(model: DetectorModel, text: string, explain = true): DetectorScore {
   const features = extractFeatures(text);
   let z = model.file.bias;
   for (const name of features.named.keys()) z += model.named.get(name) ?? 0;
-  const { keys, pos } = features.grams;
+  const { keys } = features.grams;
   const scale = features.gramScale;
   const weights = new Float64Array(keys.length);
+  let gramSum = 0;
   for (let i = 0; i < keys.length; i++) {
     const w = model.grams.get(keys[i]!);
     weights[i] = w;
-    z += w * scale;
+    gramSum += w;
   }
+  z += gramSum * scale;
   const score = sigmoid(model.file.platt.a * z + model.file.platt.c);
-  if (!explain) return { score, logit: z, features, bestSentence: -1, explanation: [] };
+  const scored = { score, logit: z, features, bestSentence: -1, explanation: [], gramWeights: weights };
+  return explain ? explainScore(model, scored) : scored;
+}
 
+/**
+ * The sentence with the largest positive contribution and the strongest contributions there: its
+ * frame features by name and its {@link EXPLAIN_GRAMS} strongest n-grams (summed per gram, named only
+ * once chosen, among the last {@link EXPLAIN_WINDOW} characters). Linear in the text: the
+ * per-sentence sums walk the n-grams in position order.
+ */
+function explainScore(model: DetectorModel, scored: DetectorScore): DetectorScore {
+  const { features, gramWeights: weights } = scored;
+  const { keys, pos } = features.grams;
+  const scale = features.gramScale;
   const { sentences } = features;
   const nS = Math.max(1, sentences.length);
   const positive = new Float64Array(nS);
@@ -134,27 +176,56 @@ export function scoreWithModel(model: DetectorModel, text: string, explain = tru
   }
   let best = -1;
   for (let k = 0; k < nS; k++) if (positive[k]! > 0 && (best < 0 || positive[k]! > positive[best]!)) best = k;
-  if (best < 0) return { score, logit: z, features, bestSentence: -1, explanation: [] };
+  if (best < 0) return scored;
 
-  const contributions = new Map<string, number>();
+  const explanation: Contribution[] = [];
   for (const [name, s] of features.named) {
     const w = model.named.get(name);
     if (w !== undefined && w !== 0 && Math.min(s, nS - 1) === best && !name.startsWith('lang:')) {
-      contributions.set(name, w);
+      explanation.push({ feature: name, value: w });
     }
   }
   const sentence = sentences[best] ?? { start: 0, end: features.norm.text.length };
   const from = Math.max(sentence.start, sentence.end - EXPLAIN_WINDOW);
+  // Sum per gram key (a gram may occur more than once) in a small reused open-addressing table, then
+  // keep the EXPLAIN_GRAMS largest sums by |value| in a short ordered list: no per-gram objects.
+  const sums = gramSums(keys.length);
+  const touched = sums.touched;
+  let n = 0;
   for (let i = 0; i < keys.length; i++) {
     const p = pos[i]!;
     if (p < from || p >= sentence.end || weights[i] === 0) continue;
-    const name = gramName(features, i);
-    contributions.set(name, (contributions.get(name) ?? 0) + weights[i]! * scale);
+    const key = keys[i]!;
+    let slot = key & sums.mask;
+    while (sums.keys[slot] !== -1 && sums.keys[slot] !== key) slot = (slot + 1) & sums.mask;
+    if (sums.keys[slot] === -1) {
+      sums.keys[slot] = key;
+      sums.values[slot] = 0;
+      sums.first[slot] = i;
+      touched[n++] = slot;
+    }
+    sums.values[slot]! += weights[i]! * scale;
   }
-  const explanation = [...contributions]
-    .map(([feature, value]) => ({ feature, value }))
-    .sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
-  return { score, logit: z, features, bestSentence: best, explanation };
+  const top: Array<{ value: number; index: number }> = [];
+  for (let j = 0; j < n; j++) {
+    const slot = touched[j]!;
+    const value = sums.values[slot]!;
+    const index = sums.first[slot]!;
+    sums.keys[slot] = -1;
+    if (top.length === EXPLAIN_GRAMS && Math.abs(value) <= Math.abs(top[top.length - 1]!.value)) continue;
+    let at = top.length;
+    while (at > 0 && Math.abs(top[at - 1]!.value) < Math.abs(value)) at--;
+    top.splice(at, 0, { value, index });
+    if (top.length > EXPLAIN_GRAMS) top.pop();
+  }
+  for (const g of top) explanation.push({ feature: gramName(features, g.index), value: g.value });
+  explanation.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+  return { ...scored, bestSentence: best, explanation };
+}
+
+/** Adds the explanation to a score made with `explain = false` (same features, no rescoring). */
+export function explainWithModel(model: DetectorModel, scored: DetectorScore): DetectorScore {
+  return explainScore(model, scored);
 }
 
 let cached: DetectorModel | undefined;

@@ -4,7 +4,7 @@
  * there (frames by name, n-grams quoted) — so every flag can be explained in an embed.
  */
 import { originalRange } from '../normalize.ts';
-import { type DetectorModel, scoreWithModel } from './model.ts';
+import { type DetectorModel, explainWithModel, scoreWithModel } from './model.ts';
 
 export interface DetectorEvidence {
   span: string;
@@ -71,10 +71,13 @@ export function describeFeature(name: string): string {
  * `cues` name the features there that lowered the score.
  */
 export function scanWithModel(model: DetectorModel, text: string, minEvidenceScore: number): DetectorScan {
-  const result = scoreWithModel(model, text, true);
-  const { features } = result;
-  const score = Math.round(result.score * 10000) / 10000;
-  if (result.score < minEvidenceScore || result.bestSentence < 0) {
+  // Score first; only a text with evidence to show is explained (most comments are not).
+  const scored = scoreWithModel(model, text, false);
+  const { features } = scored;
+  const score = Math.round(scored.score * 10000) / 10000;
+  if (scored.score < minEvidenceScore) return { score, lang: features.lang, evidence: [] };
+  const result = explainWithModel(model, scored);
+  if (result.bestSentence < 0) {
     return { score, lang: features.lang, evidence: [] };
   }
   const sentence = features.sentences[result.bestSentence] ?? { start: 0, end: features.norm.text.length };
