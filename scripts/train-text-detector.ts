@@ -10,6 +10,10 @@
  * Platt scaling fitted on 5-fold out-of-fold logits; the script prints cross-validated P/R/F1 per
  * language and a reliability table. `--check` trains and compares with the committed file instead
  * of writing it (exit 1 when they differ).
+ *
+ * Baseline: LORALENS_TRAIN_FEATURES=ngrams trains the same model on the character n-grams and words
+ * alone (no frames, cues, language or position features) — the strongest simple baseline that
+ * `npm run bench text-blind` sets beside the detector. Write it elsewhere with `--out FILE`.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,7 +39,7 @@ type Item = z.infer<typeof Item>;
 
 const HYPER = {
   /** L2 on n-gram weights (many, style-bound) and on named frame features (few, meant to generalise). */
-  l2: 1e-5,
+  l2: 3e-6,
   l2Named: 1e-4,
   steps: 2500,
   learningRate: 2,
@@ -218,10 +222,11 @@ function prf(pairs: Array<{ y: number; p: number }>, threshold = 0.5) {
 
 const { items, files } = load();
 /** The training view of a text: feature name → value, exactly what the model sums at inference. */
+const FEATURES = z.enum(['all', 'ngrams']).parse(process.env.LORALENS_TRAIN_FEATURES ?? 'all');
 function featureMap(text: string): Map<string, number> {
   const f = extractFeatures(text);
   const out = new Map<string, number>();
-  for (const name of f.named.keys()) out.set(name, 1);
+  if (FEATURES === 'all') for (const name of f.named.keys()) out.set(name, 1);
   for (let i = 0; i < f.grams.keys.length; i++) {
     const name = gramName(f, i);
     out.set(name, (out.get(name) ?? 0) + f.gramScale);
@@ -256,6 +261,23 @@ const cvPairs = items.map((it, i) => ({
   y: it.label,
   p: sigmoid(calibration.a * oof[i]! + calibration.c),
 }));
+// Error analysis on development data only: LORALENS_TRAIN_OOF=file writes each text's out-of-fold score.
+if (process.env.LORALENS_TRAIN_OOF) {
+  writeFileSync(
+    process.env.LORALENS_TRAIN_OOF,
+    items
+      .map((it, i) =>
+        JSON.stringify({
+          id: it.id,
+          lang: it.lang,
+          label: it.label,
+          p: +cvPairs[i]!.p.toFixed(4),
+          text: it.text,
+        }),
+      )
+      .join('\n'),
+  );
+}
 const langs = [...new Set(items.map((i) => i.lang))].sort();
 console.log(`${items.length} texts; ${HYPER.folds}-fold cross-validated, calibrated at 0.5`);
 for (const lang of [...langs, 'all']) {
@@ -292,6 +314,7 @@ const model: DetectorModelFile = {
   schemaVersion: 1,
   training: {
     script: 'scripts/train-text-detector.ts',
+    ...(FEATURES === 'all' ? {} : { features: FEATURES }),
     files,
     texts: items.length,
     positives: labels.reduce<number>((s, y) => s + y, 0),

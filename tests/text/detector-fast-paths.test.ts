@@ -145,3 +145,16 @@ describe('tag-like and version positions', () => {
     );
   });
 });
+
+describe('Traditional Chinese folding', () => {
+  it('folds every Traditional character OpenCC folds one to one, offsets kept', async () => {
+    const { normalizeForMatching } = await import('../../src/analysis/text/normalize.ts');
+    const traditional = '觸發詞沒用，永遠都在，標籤錯誤，訓練集裡沒標';
+    const norm = normalizeForMatching(traditional);
+    assert.equal(norm.text, '触发词没用,永远都在,标签错误,训练集里没标'); // NFKC also makes the commas half-width
+    assert.equal(norm.text.length, traditional.length);
+    // Simplified text and Japanese kana pass through unchanged.
+    assert.equal(normalizeForMatching('触发词没用').text, '触发词没用');
+    assert.equal(normalizeForMatching('トリガー').text, 'トリガー');
+  });
+});

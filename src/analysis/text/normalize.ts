@@ -1,9 +1,11 @@
 /**
  * Text normalisation for matching, with a map back to the original offsets: HTML tags become spaces or
  * line breaks, HTML entities are decoded, every code point goes through NFKC (full/half width) and lower
- * case, curly quotes become straight ones and Traditional Chinese characters that occur in our patterns
- * are folded to Simplified. `starts[i]`/`ends[i]` give the original UTF-16 range of normalised char `i`.
+ * case, curly quotes become straight ones and Traditional Chinese characters are folded to Simplified
+ * (OpenCC's one-to-one table, trad-simp.ts). `starts[i]`/`ends[i]` give the original UTF-16 range of
+ * normalised char `i`.
  */
+import { TRAD_TO_SIMP_PAIRS } from './trad-simp.ts';
 
 export interface NormalizedText {
   text: string;
@@ -47,148 +49,8 @@ const HTML_ELEMENT_RE = /^<\/?[a-z][a-z0-9-]*(?:\s[^<>]{0,500})?\/?>/i;
 const COMMENT_MAX_BODY = 2000;
 const ENTITY_RE = /^&(?:#(\d{1,7})|#x([0-9a-f]{1,6})|([a-z]{2,8}));/i;
 
-/** Traditional → Simplified for the characters the Chinese lexicons and cues use (1:1, offsets kept). */
-const TRAD_TO_SIMP: Record<string, string> = {
-  標: '标',
-  籤: '签',
-  錯: '错',
-  誤: '误',
-  對: '对',
-  觸: '触',
-  發: '发',
-  詞: '词',
-  註: '注',
-  記: '记',
-  說: '说',
-  題: '题',
-  沒: '没',
-  問: '问',
-  麼: '么',
-  個: '个',
-  這: '这',
-  還: '还',
-  應: '应',
-  該: '该',
-  為: '为',
-  與: '与',
-  確: '确',
-  圖: '图',
-  訓: '训',
-  練: '练',
-  資: '资',
-  寫: '写',
-  別: '别',
-  亂: '乱',
-  們: '们',
-  會: '会',
-  點: '点',
-  嗎: '吗',
-  無: '无',
-  當: '当',
-  過: '过',
-  從: '从',
-  來: '来',
-  後: '后',
-  種: '种',
-  類: '类',
-  畫: '画',
-  髮: '发',
-  請: '请',
-  關: '关',
-  鍵: '键',
-  見: '见',
-  現: '现',
-  複: '复',
-  復: '复',
-  經: '经',
-  參: '参',
-  數: '数',
-  據: '据',
-  準: '准',
-  換: '换',
-  裡: '里',
-  裏: '里',
-  張: '张',
-  樣: '样',
-  雖: '虽',
-  隨: '随',
-  讓: '让',
-  變: '变',
-  時: '时',
-  頁: '页',
-  幾: '几',
-  處: '处',
-  擇: '择',
-  選: '选',
-  僅: '仅',
-  須: '须',
-  給: '给',
-  貼: '贴',
-  導: '导',
-  顏: '颜',
-  謝: '谢',
-  聲: '声',
-  則: '则',
-  號: '号',
-  總: '总',
-  刪: '删',
-  舊: '旧',
-  頻: '频',
-  齊: '齐',
-  統: '统',
-  兩: '两',
-  體: '体',
-  風: '风',
-  強: '强',
-  製: '制',
-  綁: '绑',
-  實: '实',
-  際: '际',
-  劃: '划',
-  線: '线',
-  間: '间',
-  錄: '录',
-  雙: '双',
-  結: '结',
-  環: '环',
-  頭: '头',
-  動: '动',
-  態: '态',
-  臉: '脸',
-  質: '质',
-  東: '东',
-  細: '细',
-  節: '节',
-  屬: '属',
-  腳: '脚',
-  條: '条',
-  鏈: '链',
-  載: '载',
-  學: '学',
-  習: '习',
-  試: '试',
-  測: '测',
-  衝: '冲',
-  擊: '击',
-  滿: '满',
-  雜: '杂',
-  邊: '边',
-  減: '减',
-  識: '识',
-  繫: '系',
-  係: '系',
-  遠: '远',
-  專: '专',
-  門: '门',
-  裝: '装',
-  飾: '饰',
-  覺: '觉',
-  輸: '输',
-  鑑: '鉴',
-  視: '视',
-  場: '场',
-  項: '项',
-};
+/** Traditional → Simplified, every character OpenCC folds one to one (offsets kept): see trad-simp.ts. */
+const TRAD_TO_SIMP = TRAD_TO_SIMP_PAIRS;
 
 function decodeEntity(match: RegExpExecArray): string | null {
   const [, dec, hex, name] = match;
@@ -203,13 +65,13 @@ function decodeEntity(match: RegExpExecArray): string | null {
 function foldChar(ch: string): string {
   if (ch === '\u2019' || ch === '\u2018' || ch === '\u02bc' || ch === '`') return "'";
   if (ch === '\u201c' || ch === '\u201d' || ch === '\u201e') return '"';
-  return TRAD_TO_SIMP[ch] ?? ch;
+  return TRAD_TO_SIMP.get(ch) ?? ch;
 }
 
 /** Applies the Traditional → Simplified folding to a string (used on pattern sources too). */
 export function foldTraditional(value: string): string {
   let out = '';
-  for (const ch of value) out += TRAD_TO_SIMP[ch] ?? ch;
+  for (const ch of value) out += TRAD_TO_SIMP.get(ch) ?? ch;
   return out;
 }
 

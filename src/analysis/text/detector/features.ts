@@ -129,6 +129,9 @@ function isSpace(code: number): boolean {
 const ENTITY_WITH = new Map<string, string>(
   [...REPORT_KINDS, ...CANCEL_KINDS].map((k) => [k, `s:entity+${k}`]),
 );
+const NEXT_ENTITY_WITH = new Map<string, string>(
+  [...REPORT_KINDS, ...CANCEL_KINDS].map((k) => [k, `n:entity+${k}`]),
+);
 const REPORT_WITH = new Map<string, string>(CANCEL_KINDS.map((k) => [k, `s:report+${k}`]));
 const FRAME_NAME = new Map<string, string>();
 const frameName = (kind: string): string => {
@@ -187,6 +190,25 @@ export function extractFeatures(text: string): TextFeatures {
     }
     for (const k of CANCEL_KINDS) if (kinds.has(k)) add(ENTITY_WITH.get(k)!, pos);
     if (question) add('s:entity?', pos);
+  }
+  // The same frames across a sentence boundary: an entity in one sentence and a report predicate in
+  // the next or the previous one ("The trigger is `x`. Does nothing."), and cancelling cues there.
+  for (const [si, kinds] of perSentence) {
+    const pos = kinds.get('entity');
+    if (pos === undefined) continue;
+    for (const sj of [si - 1, si + 1]) {
+      const near = perSentence.get(sj);
+      if (!near) continue;
+      let reportKinds = 0;
+      for (const k of REPORT_KINDS) {
+        if (near.has(k) && !kinds.has(k)) {
+          add(NEXT_ENTITY_WITH.get(k)!, pos);
+          reportKinds++;
+        }
+      }
+      if (reportKinds > 0) add('n:entity+report', pos);
+      for (const k of CANCEL_KINDS) if (near.has(k)) add(NEXT_ENTITY_WITH.get(k)!, pos);
+    }
   }
   const tagLike = firstTagLike(t);
   if (tagLike >= 0) add('x:tag-like', tagLike);

@@ -52,6 +52,10 @@ const FRAME_NAMES: Record<string, string> = {
 export function describeFeature(name: string): string {
   const [kind, rest = ''] = [name.slice(0, 2), name.slice(2)];
   if (kind === 'c:' || kind === 'w:') return `"${rest.trim()}"`;
+  if (kind === 'n:') {
+    const [, b = ''] = rest.split('+');
+    return `tag/trigger + ${FRAME_NAMES[b] ?? b} (next sentence)`;
+  }
   if (kind === 's:') {
     if (rest === 'entity?' || rest === 'report?')
       return `question about a ${rest === 'entity?' ? 'tag' : 'report'}`;
@@ -94,10 +98,10 @@ export function scanWithModel(model: DetectorModel, text: string, minEvidenceSco
     if (space >= 0) start += space + 1;
   }
   const positives = result.explanation.filter((c) => c.value > 0);
-  const strongestFrame = positives.find((c) => c.feature.startsWith('s:') || c.feature.startsWith('f:'));
+  const strongestFrame = positives.find((c) => /^[snf]:/.test(c.feature));
   const strongest = strongestFrame ?? positives[0];
   const cues = result.explanation
-    .filter((c) => c.value < 0 && (c.feature.startsWith('s:') || c.feature.startsWith('f:')))
+    .filter((c) => c.value < 0 && (/^[snf]:/.test(c.feature)))
     .slice(0, 4)
     .map((c) => describeFeature(c.feature));
   return {
