@@ -252,7 +252,7 @@ export async function run(): Promise<BenchSection> {
     });
   }
   const notes: string[] = [];
-  const sets = ['blind-set-1.jsonl', 'blind-set-2.jsonl', 'blind-set-3.jsonl'];
+  const sets = ['blind-set-1.jsonl', 'blind-set-2.jsonl', 'blind-set-3.jsonl', 'blind-set-4.jsonl'];
   let lastBlind: ReturnType<typeof readBlind> = [];
   for (const [k, file] of sets.entries()) {
     const items = readBlind(file);
@@ -320,8 +320,8 @@ export async function run(): Promise<BenchSection> {
     rows,
     notes: [
       ...notes,
-      'blind sets: written from a brief of the phenomena by helpers who never saw the code, frozen by sha256 before their first score; blind-1 guided tuning (aggregates only); blind-2 was the final set of the previous model (scored after its tuning) and is now seen (its aggregates guided nothing in this model but it is no longer fresh); blind-3 is the final set of the current model, written after blind-2 and scored once the model was fixed',
-      'development: tests/fixtures/text-eval (written by the first detector author) and tests/fixtures/text-dev (corpora A and B written by helpers from the same brief, plus 85 short explicit texts by the detector author); the model is trained on all of it, so the in-sample row checks the pipeline and the 5-fold CV row is the development figure',
+      'blind sets: written from a brief of the phenomena by helpers who never saw the code (a new pair of helpers for each set), frozen by sha256 before their first score. blind-1 guided round-2 tuning and blind-3 round-4 tuning (aggregates only: P/R per language and phenomenon, no text); blind-2 was the final set of round 2 and blind-3 of round 3; blind-4 is the final set of the current model (round 4), scored once the model was fixed. Seen sets are kept as rows, but only the last is a fresh figure',
+      'development: tests/fixtures/text-eval (written by the first detector author) and tests/fixtures/text-dev (corpora A–E written by five helpers from the same brief, plus 105 short explicit texts by the detector author; see its README); the model is trained on all of it, so the in-sample row checks the pipeline and the 5-fold CV row is the development figure',
       `baseline: ${KEYWORD_BASELINE.source}`,
       ngramModel
         ? 'ngram-LR: the strongest simple baseline, the same logistic regression and calibration on character 2–4-grams and words alone (no frames, cues or language), trained on the same development data; what the detector adds over it is the frames'
