@@ -101,7 +101,7 @@ export function scanWithModel(model: DetectorModel, text: string, minEvidenceSco
   const strongestFrame = positives.find((c) => /^[snf]:/.test(c.feature));
   const strongest = strongestFrame ?? positives[0];
   const cues = result.explanation
-    .filter((c) => c.value < 0 && (/^[snf]:/.test(c.feature)))
+    .filter((c) => c.value < 0 && /^[snf]:/.test(c.feature))
     .slice(0, 4)
     .map((c) => describeFeature(c.feature));
   return {
