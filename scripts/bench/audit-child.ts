@@ -27,6 +27,8 @@ export interface AuditChildResult {
   loop: { p50: number; p99: number; max: number };
   peakRssBytes: number;
   sessionsOpened: boolean;
+  /** Sample images CLIP scored (sum of clip_images_scored): both sides of a comparison do equal work. */
+  imagesScored: number;
 }
 
 function peakRssBytes(): number {
@@ -51,8 +53,15 @@ const selection = { kind: 'top', n: args.n, from: '2022-01-01', to: '2026-12-31'
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
 const t0 = performance.now();
+let imagesScored = 0;
 if (args.mode === 'crawl') await svc.crawl(selection);
-else await svc.audit(selection);
+else {
+  const result = await svc.audit(selection);
+  for (const m of result.document.models) {
+    const scored = m.metrics.clip_images_scored;
+    if (typeof scored === 'number') imagesScored += scored;
+  }
+}
 const ms = performance.now() - t0;
 delay.disable();
 const clip = analyzers.find((a) => a.name === 'clip') as ClipAnalyzer | undefined;
@@ -61,6 +70,7 @@ const result: AuditChildResult = {
   loop: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
   peakRssBytes: peakRssBytes(),
   sessionsOpened: clip?.sessionsOpen ?? false,
+  imagesScored,
 };
 await svc.close();
 await storage.close();

@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,7 @@ import { startModuleWorker } from '../../src/analysis/workers/start.ts';
 import { SHARED_DIR } from '../../tests/support/shared-catalogue.ts';
 import { ensureSurrogateClipModels } from '../make-surrogate-models.ts';
 import type { AuditChildArgs, AuditChildResult } from './audit-child.ts';
+import { loadNote } from './load.ts';
 import type { ReplayWorkerData } from './replay-worker.ts';
 import type { BenchSection } from './types.ts';
 
@@ -235,6 +236,7 @@ async function auditOverlap(rows: BenchSection['rows'], notes: string[]): Promis
   const warm: number[] = [];
   const warmSessions: boolean[] = [];
   const loops: LoopDelay[] = [];
+  const scored = { clipOnly: [] as number[], cold: [] as number[] };
   const peaks: number[] = [];
   try {
     // Warm-up (not timed): reads the towers into the page cache.
@@ -244,11 +246,14 @@ async function auditOverlap(rows: BenchSection['rows'], notes: string[]): Promis
       const store = `sqlite://${join(base, `run-${run++}.sqlite`)}`;
       crawlOnly.push((await child('crawl', store)).ms);
       // CLIP only: every record is cached, no image feature or embedding is.
-      clipOnly.push((await child('audit', store)).ms);
+      const k = await child('audit', store);
+      clipOnly.push(k.ms);
+      scored.clipOnly.push(k.imagesScored);
       // Cold: a fresh store, everything from the network, the stages streamed.
       const coldStore = `sqlite://${join(base, `run-${run++}.sqlite`)}`;
       const c = await child('audit', coldStore);
       cold.push(c.ms);
+      scored.cold.push(c.imagesScored);
       loops.push(c.loop);
       peaks.push(c.peakRssBytes);
       // Warm: the same store again (no session opened yet).
@@ -267,8 +272,16 @@ async function auditOverlap(rows: BenchSection['rows'], notes: string[]): Promis
   const goal = (row: string, value: number, target: string, met: boolean, note: string) =>
     rows.push({ row, median: value, goal: target, met, note });
   push(`(b) crawl only, top-${N}, s`, crawlOnly, 'default politeness limit (CIVITAI_RATE_PER_SECOND=5)');
-  push(`(b) CLIP only, top-${N}, s`, clipOnly, 'records cached; images, features and embeddings cold');
-  push(`(b) cold audit, top-${N}, s`, cold, 'crawl, image pass and CLIP streamed');
+  push(
+    `(b) CLIP only, top-${N}, s`,
+    clipOnly,
+    `records cached; images, features and embeddings cold; ${scored.clipOnly.join('/')} images scored`,
+  );
+  push(
+    `(b) cold audit, top-${N}, s`,
+    cold,
+    `crawl, image pass and CLIP streamed; ${scored.cold.join('/')} images scored`,
+  );
   const bound = cold.map((_, i) => Math.max(crawlOnly[i]!, clipOnly[i]!));
   push('(b) max(crawl only, CLIP only), s', bound, 'per run, the larger of the two');
   const ratio = cold.map((t, i) => t / bound[i]!);
@@ -334,13 +347,6 @@ async function auditOverlap(rows: BenchSection['rows'], notes: string[]): Promis
   notes.push(
     `(b)/(c) every crawl and audit in a fresh process (audit-child.ts); local Civitai replay in a worker thread of the bench process, sample images ${realImages ? 'the shared fixtures as 512-px JPEGs (LORALENS_BENCH_PIPELINE_IMAGES=synthetic: 96×128 PNGs)' : 'synthetic 96×128 PNGs'}; surrogate CLIP towers (${models.dir}); default analyzers (faces and composition included, as CLI and bot run them).`,
   );
-}
-
-/** "1-min load 0.4 (2 cores)": the machine's load when a section starts or ends. */
-export function loadNote(): string {
-  const [one] = loadavg();
-  const cores = availableParallelism();
-  return `1-min load ${one!.toFixed(1)} on ${cores} core(s)${one! > cores ? ' — LOADED: timings are not idle-machine figures' : ''}`;
 }
 
 export async function run(): Promise<BenchSection> {
