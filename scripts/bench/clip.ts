@@ -10,7 +10,9 @@
  *    images/s, achieved GFLOP/s (counted MACs × 2 / time) and its fraction of the probe (goal ≥ 0.85).
  * 5. Event-loop delay (p50/p99/max) during that stage, sessions in worker threads vs on the main thread.
  * 6. Pipeline vs a one-image-at-a-time loop doing equal work (both encode each distinct prompt once),
- *    and the gain of that prompt dedup as its own row (the loop with and without it).
+ *    and the gain of that prompt dedup as its own row (the loop with and without it); runs interleaved,
+ *    with the share of each wall time spent in session.run and bare batched inference on pre-decoded
+ *    tensors as the pipeline's bound.
  * 7. Peak RSS of an audit in a child process (goal < 1.5 GiB).
  * The notes give the machine's 1-min load at the start and the end (LOADED when above the cores).
  * Images come from a 127.0.0.1 server (the shared fixture images re-encoded as 512-px JPEGs, like the
@@ -594,40 +596,86 @@ export async function run(): Promise<BenchSection> {
     notes.push(
       `pipeline vs loop: fixture prompt mix, ${distinct} distinct prompts over ${n} images (both sides encode each once)`,
     );
+    // session.run milliseconds (in the workers) per scorer: how much of each wall time is inference.
+    const busy = { batched: 0, single: 0 };
     const batched = await createClipScorer({
       modelDir: models.dir,
       vocabPath: models.vocab,
       batchSize: best.batch,
+      onRun: (r) => {
+        busy.batched += r.ms;
+      },
     });
-    const single = await createClipScorer({ modelDir: models.dir, vocabPath: models.vocab, batchSize: 1 });
+    const single = await createClipScorer({
+      modelDir: models.dir,
+      vocabPath: models.vocab,
+      batchSize: 1,
+      onRun: (r) => {
+        busy.single += r.ms;
+      },
+    });
+    const distinctPrompts = [...new Set(images.map((im) => cleanPrompt(im.prompt ?? '').text))];
     try {
       await oneAtATime(images.slice(0, 2), single, agent, origin, true);
       await pipelineRun(images.slice(0, 2), batched, agent, origin, best.batch);
-      const pipe = timed(
-        `pipeline, batch ${best.batch}, 4 downloads`,
-        'img/s',
-        await repeat(async () => (await pipelineRun(images, batched, agent, origin, best.batch)).ips),
-      );
-      const loopTimes = async (dedup: boolean) =>
-        repeat(async () => {
-          const t0 = performance.now();
-          const scored = await oneAtATime(images, single, agent, origin, dedup);
-          return scored / ((performance.now() - t0) / 1000);
-        });
-      const loop = timed('loop, prompts deduplicated (equal work)', 'img/s', await loopTimes(true));
-      const loopAll = timed('loop, every prompt encoded', 'img/s', await loopTimes(false));
+      // Interleaved (pipeline, loop, loop without dedup, bare) so a changing load hits all alike.
+      const m = { pipe: [] as number[], loop: [] as number[], loopAll: [] as number[], bare: [] as number[] };
+      const share = { pipe: [] as number[], loop: [] as number[] };
+      for (let rep = 0; rep < RUNS; rep++) {
+        busy.batched = 0;
+        let t0 = performance.now();
+        const p = await pipelineRun(images, batched, agent, origin, best.batch);
+        share.pipe.push(busy.batched / (performance.now() - t0));
+        m.pipe.push(p.ips);
+        busy.single = 0;
+        t0 = performance.now();
+        const scored = await oneAtATime(images, single, agent, origin, true);
+        const loopMs = performance.now() - t0;
+        share.loop.push(busy.single / loopMs);
+        m.loop.push(scored / (loopMs / 1000));
+        t0 = performance.now();
+        const scoredAll = await oneAtATime(images, single, agent, origin, false);
+        m.loopAll.push(scoredAll / ((performance.now() - t0) / 1000));
+        // The same inference batched, on tensors decoded beforehand: what the pipeline can reach at most.
+        t0 = performance.now();
+        await batched.embedTexts(distinctPrompts);
+        await batched.embedImages(tensors);
+        m.bare.push(tensors.length / ((performance.now() - t0) / 1000));
+      }
+      const pipe = timed(`pipeline, batch ${best.batch}, 4 downloads`, 'img/s', m.pipe);
+      const loop = timed('loop, prompts deduplicated (equal work)', 'img/s', m.loop);
+      const loopAll = timed('loop, every prompt encoded', 'img/s', m.loopAll);
+      const bare = timed(`bare batched inference (pre-decoded, batch ${best.batch})`, 'img/s', m.bare);
+      timed('pipeline: session.run time / wall', 'ratio', share.pipe);
+      timed('loop: session.run time / wall', 'ratio', share.loop);
+      // Ratios per repetition (the sides ran back to back), then min/median/max: a paired comparison.
+      const paired = (a: number[], b: number[]) => a.map((x, i) => x / b[i]!);
+      const pipeLoop = spread(paired(m.pipe, m.loop), 2);
       rows.push({
-        measure: 'ratio: pipeline / loop (equal work)',
+        measure: `ratio: pipeline / loop (equal work; ${pipe} / ${loop} img/s medians)`,
         unit: 'ratio',
-        median: Number((pipe / loop).toFixed(2)),
+        ...pipeLoop,
         goal: '>= 3',
-        met: pipe / loop >= 3,
+        met: pipeLoop.median >= 3,
       });
-      rows.push({
-        measure: 'ratio: dedup gain (loop dedup / loop all)',
-        unit: 'ratio',
-        median: Number((loop / loopAll).toFixed(2)),
-      });
+      timed(
+        `bound: bare batched / loop (${bare} / ${loop}; the pipeline cannot beat bare batched inference)`,
+        'ratio',
+        paired(m.bare, m.loop),
+      );
+      timed(
+        'ratio: pipeline / bare batched (cost of overlapping decode with inference)',
+        'ratio',
+        paired(m.pipe, m.bare),
+      );
+      timed(
+        `ratio: dedup gain (loop dedup / loop all; ${loop} / ${loopAll})`,
+        'ratio',
+        paired(m.loop, m.loopAll),
+      );
+      notes.push(
+        'pipeline vs loop: with ViT-B/32-cost towers the loop already spends most of its wall time in session.run (its row above), so batching and overlap can gain at most bare/loop; on 2 cores the overlapped decode (libvips threads, preprocessing) takes cores from the two intra-op threads, whose parallel sections wait for the slower thread, so pipeline/bare < 1',
+      );
     } finally {
       await batched.dispose();
       await single.dispose();
