@@ -33,6 +33,15 @@ export type SaliencyBox = z.infer<typeof SaliencyBox>;
 export const SALIENCY_GRID = 64;
 export const SALIENCY_VERSION = `saliency-1;border-contrast-lab-${SALIENCY_GRID}`;
 
+/** The second-smallest of four numbers (what sorting them ascending puts at index 1). */
+function secondSmallest(a: number, b: number, c: number, d: number): number {
+  const lo1 = Math.min(a, b);
+  const hi1 = Math.max(a, b);
+  const lo2 = Math.min(c, d);
+  const hi2 = Math.max(c, d);
+  return lo1 <= lo2 ? Math.min(hi1, lo2) : Math.min(lo1, hi2);
+}
+
 /** sRGB 0..255 → CIE L*a*b* (D65). */
 function toLab(r: number, g: number, b: number): [number, number, number] {
   const lin = (c: number): number => {
@@ -128,10 +137,12 @@ export function saliencyBox(image: RawImage): SaliencyBox | null {
   });
   const saliency = new Float64Array(n);
   let maxRaw = 0;
+  const [top, bottom, left, right] = sideDist as [Float64Array, Float64Array, Float64Array, Float64Array];
   for (let i = 0; i < n; i++) {
-    const d = sideDist.map((s) => s[i]!).sort((p, q) => p - q);
-    saliency[i] = d[1]!;
-    if (d[1]! > maxRaw) maxRaw = d[1]!;
+    // The second-smallest of the four side distances, without sorting a fresh array per cell.
+    const second = secondSmallest(top[i]!, bottom[i]!, left[i]!, right[i]!);
+    saliency[i] = second;
+    if (second > maxRaw) maxRaw = second;
   }
   // Some cell must differ from the borders by a just-noticeable ΔE (≈ 2.3), or nothing stands out.
   if (maxRaw < 2.3) return null;

@@ -6,11 +6,14 @@
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { lowerWorkerThreadPriority } from '../workers/priority.ts';
 import type { WireTensor, WorkerReply, WorkerRequest, WorkerSessionData } from './session-protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('session-worker.ts must run in a worker thread');
 const data = workerData as WorkerSessionData;
+// Before the session exists, so its intra-op threads inherit the lower priority (see priority.ts).
+lowerWorkerThreadPriority();
 
 function toWire(t: ort.Tensor): { wire: WireTensor; transfer: ArrayBuffer[] } {
   const d = t.data as Float32Array | BigInt64Array | Int32Array;

@@ -7,12 +7,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError } from '../../errors.ts';
 import type { DecodedImage } from '../../images/decode.ts';
+import { lowerWorkerThreadPriority } from '../../workers/priority.ts';
 import { createFaceExtractor } from './index.ts';
 import type { FaceWorkerData, FaceWorkerReply, FaceWorkerRequest } from './worker-protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('faces/worker.ts must run in a worker thread');
 const data = workerData as FaceWorkerData;
+// Before the face sessions exist, so their threads inherit the lower priority (see priority.ts).
+lowerWorkerThreadPriority();
 
 const ready = createFaceExtractor({
   ...(data.modelDir === undefined ? {} : { modelDir: data.modelDir }),
