@@ -34,6 +34,8 @@ const Item = z.object({
   lang: z.string(),
   text: z.string(),
   label: z.union([z.literal(0), z.literal(1)]),
+  /** The kind of report or hard negative, where the corpus names it (corpora A–E; not text-eval). */
+  phenomenon: z.string().optional(),
 });
 type Item = z.infer<typeof Item>;
 
@@ -326,6 +328,16 @@ const model: DetectorModelFile = {
       ]),
     ),
     reliability,
+    // Out-of-fold, per phenomenon: recall of each kind of report and false positives per kind of
+    // negative (texts whose corpus names a phenomenon), for the bench's development rows.
+    crossValidatedByPhenomenon: Object.fromEntries(
+      [...new Set(items.flatMap((it) => (it.phenomenon ? [it.phenomenon] : [])))].sort().map((ph) => {
+        const rows = cvPairs.filter((_, i) => items[i]!.phenomenon === ph);
+        const flagged = rows.filter((p) => p.p >= 0.5).length;
+        const positive = rows[0]!.y === 1;
+        return [ph, { n: rows.length, positive, flagged, rate: +(flagged / rows.length).toFixed(3) }];
+      }),
+    ),
   },
   bias: Math.round(final.b * 1e6) / 1e6,
   platt: { a: Math.round(calibration.a * 1e6) / 1e6, c: Math.round(calibration.c * 1e6) / 1e6 },

@@ -251,6 +251,27 @@ export async function run(): Promise<BenchSection> {
       ...(g ? { 'ngram-LR P': g.P, 'ngram-LR R': g.R, 'ngram-LR F1': g.F1 } : {}),
     });
   }
+  // The same per phenomenon (corpora that name one), out-of-fold, for both models.
+  type ByPhenomenon = Record<string, { n: number; positive: boolean; flagged: number; rate: number }>;
+  const byPh = defaultDetectorModel().file.training.crossValidatedByPhenomenon as ByPhenomenon | undefined;
+  const ngramByPh = ngramModel?.file.training.crossValidatedByPhenomenon as ByPhenomenon | undefined;
+  for (const [ph, v] of Object.entries(byPh ?? {})) {
+    const g = ngramByPh?.[ph];
+    rows.push({
+      set: 'development (5-fold CV) phenomenon',
+      lang: ph,
+      n: v.n,
+      pos: v.positive ? v.n : 0,
+      R: v.positive ? v.rate : null,
+      'false positives': v.positive ? null : v.flagged,
+      ...(g
+        ? {
+            'ngram-LR R': g.positive ? g.rate : null,
+            'ngram-LR false positives': g.positive ? null : g.flagged,
+          }
+        : {}),
+    });
+  }
   const notes: string[] = [];
   const sets = ['blind-set-1.jsonl', 'blind-set-2.jsonl', 'blind-set-3.jsonl', 'blind-set-4.jsonl'];
   let lastBlind: ReturnType<typeof readBlind> = [];
