@@ -35,6 +35,12 @@ const STOPWORDS: Record<'en' | 'es' | 'pt' | 'de' | 'fr', ReadonlySet<string>> =
   ),
 };
 
+/** Each stop word → the languages that list it (one lookup a word instead of five). */
+const STOPWORD_LANGS = new Map<string, Array<'en' | 'es' | 'pt' | 'de' | 'fr'>>();
+for (const lang of ['en', 'es', 'pt', 'de', 'fr'] as const) {
+  for (const word of STOPWORDS[lang]) STOPWORD_LANGS.set(word, [...(STOPWORD_LANGS.get(word) ?? []), lang]);
+}
+
 /** Letters that hint at one language, with their weight: ñ ¿ ¡ es; ã õ pt; ç pt and fr; ä ö ü ß de; è ê ë à â î ï û ù œ fr. */
 const DIACRITIC_HINTS = new Map<number, Array<['es' | 'pt' | 'de' | 'fr', number]>>();
 for (const [chars, lang, weight] of [
@@ -121,9 +127,8 @@ export function detectLanguage(text: string): SupportedLanguage | 'und' {
 
   const langScores: Record<'en' | 'es' | 'pt' | 'de' | 'fr', number> = { en: 0, es: 0, pt: 0, de: 0, fr: 0 };
   for (const word of latinWords) {
-    for (const lang of ['en', 'es', 'pt', 'de', 'fr'] as const) {
-      if (STOPWORDS[lang].has(word)) langScores[lang] += 1;
-    }
+    const langs = STOPWORD_LANGS.get(word);
+    if (langs) for (const lang of langs) langScores[lang] += 1;
   }
   for (const single of text.match(/(?<![\p{L}])[aoeéyi](?![\p{L}])/gu) ?? []) {
     if (single === 'a' || single === 'o' || single === 'e') langScores.pt += 0.5;

@@ -78,18 +78,30 @@ export function gramName(features: TextFeatures, index: number): string {
   return `${kind === WORD_KIND ? 'w' : 'c'}:${text}`;
 }
 
-const SENTENCE_END = new Set(['.', '!', '?', '。', '！', '？', '\n', '…']);
+/** . ! ? 。 ！ ？ line feed … */
+function isSentenceEnd(code: number): boolean {
+  return (
+    code === 46 ||
+    code === 33 ||
+    code === 63 ||
+    code === 10 ||
+    code === 0x3002 ||
+    code === 0xff01 ||
+    code === 0xff1f ||
+    code === 0x2026
+  );
+}
 
 /** Sentence bounds by a single left-to-right pass (a '.' ends a sentence only before space or end). */
 export function splitSentences(text: string): Sentence[] {
   const out: Sentence[] = [];
   let start = 0;
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (!SENTENCE_END.has(ch)) continue;
-    if (ch === '.' && i + 1 < text.length && !/\s/u.test(text[i + 1]!)) continue;
+    const code = text.charCodeAt(i);
+    if (!isSentenceEnd(code)) continue;
+    if (code === 46 && i + 1 < text.length && !/\s/u.test(text[i + 1]!)) continue;
     let end = i + 1;
-    while (end < text.length && SENTENCE_END.has(text[end]!)) end++;
+    while (end < text.length && isSentenceEnd(text.charCodeAt(end))) end++;
     const mark = text.slice(i, end);
     if (text.slice(start, i).trim().length > 0) {
       out.push({ start, end, question: mark.includes('?') || mark.includes('？') });
