@@ -1,7 +1,9 @@
 /**
  * Text tag-error detector benchmark (`npm run bench` section, or `tsx scripts/bench/text.ts` alone):
- * precision, recall and F1 per language and overall on tests/fixtures/text-eval/*.jsonl, for the dev
- * split (used while writing the patterns) and the held-out test split.
+ * precision, recall and F1 per language and overall on tests/fixtures/text-eval/*.jsonl, by its
+ * dev and test splits. Since the learnt detector (issue #11) both splits are part of its training
+ * data, so these figures are in-sample: a regression check of the pipeline, not an accuracy figure.
+ * The accuracy figures are `npm run bench text-blind` (cross-validated and blind).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -36,10 +38,8 @@ export async function run(): Promise<BenchSection> {
   const test = result.rows.find((r) => r.split === 'test' && r.lang === 'all');
   const notes = [
     `${items.length} labelled texts in ${files.length} files; threshold ${DEFAULT_TEXT_THRESHOLD}; ${(ms / items.length).toFixed(2)} ms per text`,
-    `goal P >= 0.9 and R >= 0.9 on the test split: P ${test?.precision ?? '?'}, R ${test?.recall ?? '?'} (${
-      test && test.precision >= 0.9 && test.recall >= 0.9 ? 'met' : 'not met'
-    })`,
-    'patterns and texts were written by the same engineer; patterns were tuned on the dev split only, but one round of dev idioms (batch 3) was added after a first test measurement (P 0.909, R 0.777), so the test split is not fully blind',
+    `in-sample: the detector is trained on both splits of this set (scripts/train-text-detector.ts), so P ${test?.precision ?? '?'} / R ${test?.recall ?? '?'} on the test split checks the pipeline, not accuracy; see the text-blind section for cross-validated and blind figures`,
+    'the texts were written by the engineer who wrote the first, rule-based detector',
     `misclassified test texts: ${result.errors
       .filter((e) => e.split === 'test')
       .map((e) => e.id)
