@@ -6,7 +6,6 @@ import { createBiasAnalyzer } from '../../src/analysis/audit/bias-analyzer.ts';
 import { buildAuditResult } from '../../src/analysis/audit/build.ts';
 import { AuditRunOptions } from '../../src/analysis/audit/types.ts';
 import { colourPart } from '../../src/analysis/bias/analysis-parts.ts';
-import type { BiasPart } from '../../src/analysis/bias/analysis-types.ts';
 import { type ColourFeatures, colourExtractor } from '../../src/analysis/bias/colour.ts';
 import {
   type CachedBiasModel,
@@ -106,7 +105,7 @@ const passOf = (images: Map<string, ImageFeatureRecord>): ImagePassResult => ({
 });
 
 /** The colour part, counting its comparisons (each one bootstraps the S and V differences). */
-function countingColour(): BiasPart<unknown> & { calls: number } {
+function countingColour(): ReturnType<typeof colourPart> & { calls: number } {
   const part = colourPart();
   const spy = {
     calls: 0,
@@ -134,7 +133,7 @@ async function auditFiles(
 ): Promise<{ json: string; csv: string; calls: number }> {
   const colour = countingColour();
   const bias = createBiasAnalyzer({
-    colour: colour as BiasPart<never>,
+    colour,
     distanceResamples: 20,
     ...(deps.cache ? { cache: deps.cache } : {}),
   });
