@@ -369,6 +369,10 @@ export function createBiasAnalyzer(deps: BiasAnalyzerDeps = {}): Analyzer {
             ],
             images: pass.images.values(),
             referenceImages: pass.reference.values(),
+            normalise: (feature, value) => {
+              const parsed = extractors.get(feature)?.schema.safeParse(value);
+              return parsed?.success ? parsed.data : value;
+            },
           })
         : undefined;
       const stored = cacheKey ? await deps.cache?.get(cacheKey) : undefined;

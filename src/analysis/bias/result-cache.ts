@@ -33,6 +33,11 @@ export interface BiasInputs {
   /** The image pass: audited models' images and the user reference's images. */
   images: Iterable<ImageFeatureRecord>;
   referenceImages: Iterable<ImageFeatureRecord>;
+  /**
+   * A feature value as a warm run reads it back from the feature cache (its extractor's schema
+   * output), so a fresh extraction with fields the schema drops hashes like its cached copy.
+   */
+  normalise?: (feature: string, value: unknown) => unknown;
 }
 
 const numberToken = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
@@ -77,14 +82,17 @@ function feed(hash: Hash, value: unknown): void {
 }
 
 /** An image record as the bias analysis reads it (whether it came from the cache does not matter). */
-function imageInput(rec: ImageFeatureRecord): unknown {
+function imageInput(rec: ImageFeatureRecord, normalise: BiasInputs['normalise']): unknown {
   if (rec.status !== 'ok') return { ref: rec.ref, status: rec.status, reason: rec.reason };
+  const features = normalise
+    ? Object.fromEntries(Object.entries(rec.features).map(([k, v]) => [k, normalise(k, v)]))
+    : rec.features;
   return {
     ref: rec.ref,
     status: rec.status,
     width: rec.width,
     height: rec.height,
-    features: rec.features,
+    features,
     failed: rec.failed,
   };
 }
@@ -115,7 +123,7 @@ export function biasInputKey(inputs: BiasInputs): string {
   ] as const) {
     const sorted = [...set].sort(byKey);
     hash.update(`${label}:${sorted.length}:`);
-    for (const rec of sorted) feed(hash, imageInput(rec));
+    for (const rec of sorted) feed(hash, imageInput(rec, inputs.normalise));
   }
   return hash.digest('hex');
 }
