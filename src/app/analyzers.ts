@@ -9,6 +9,7 @@ import { createInceptionExtractor } from '../analysis/bias/inception.ts';
 import type { Logger } from '../analysis/ports.ts';
 import type { AppConfig } from '../config.ts';
 import type { StorageBackend } from '../storage/backend.ts';
+import { keyvBiasResultCache } from '../storage/bias-result-cache.ts';
 import { keyvEmbeddingCache } from '../storage/embedding-cache.ts';
 
 export interface AnalyzerDeps {
@@ -50,6 +51,8 @@ export function defaultAnalyzers(deps: AnalyzerDeps): Analyzer[] {
       ...(deps.config.inceptionModel
         ? { inception: createInceptionExtractor(deps.config.inceptionModel) }
         : {}),
+      // Warm audits with unchanged inputs read the per-model results back (no bootstrap redone).
+      cache: keyvBiasResultCache(deps.storage.keyv('bias-results'), { ttlMs: 30 * 24 * 3_600_000 }),
     }),
   ];
 }

@@ -6,9 +6,9 @@ import {
   refKernelSums,
   shrunkFid,
 } from '../../src/analysis/bias/analysis-distance.ts';
-import { cmmd, fid, fidShrunk, kidFull, kidSubsets } from '../../src/analysis/bias/distance.ts';
+import { CMMD_SCALE, cmmd, fid, fidShrunk, kidFull, kidSubsets } from '../../src/analysis/bias/distance.ts';
 import { DistanceEvidence } from '../../src/analysis/bias/evidence.ts';
-import { type Matrix, matrix } from '../../src/analysis/stats/linalg.ts';
+import { gram, type Matrix, matrix } from '../../src/analysis/stats/linalg.ts';
 import { seededRandom } from '../../src/analysis/stats/random.ts';
 
 function gaussian(n: number, d: number, seed: number, shift = 0): Matrix {
@@ -121,4 +121,49 @@ test('a fixed reference gives the same numbers through groupDistances as one by 
     close(one.cmmd.estimate, want.cmmd.estimate, 1e-9);
     close(one.fid.high, want.fid.high, 1e-7);
   });
+});
+
+test('leave-one-out reference statistics from population totals give the per-model numbers of the direct sums (≤ 1e-12)', () => {
+  const d = 16;
+  const groups = [12, 14, 11, 13, 12, 15].map((n, i) => gaussian(n, d, 40 + i, i % 2 ? 0.4 : 0));
+  const got = groupDistances(groups, 'population', { seed: 3, resamples: 25 });
+  let checked = 0;
+  groups.forEach((g, i) => {
+    const others = groups.filter((_, j) => j !== i);
+    const rows = others.reduce((s, o) => s + o.rows, 0);
+    const ref = matrix(rows, d, new Float64Array(rows * d));
+    let off = 0;
+    for (const o of others) {
+      ref.data.set(o.data, off * d);
+      off += o.rows;
+    }
+    // The former per-model computation: the same dot products, every reference sum taken directly.
+    const gm = gram(g, g).data;
+    const gc = gram(g, ref).data;
+    const gr = gram(ref, ref).data;
+    const want = distanceEvidence(g, ref, {
+      seed: 3,
+      resamples: 25,
+      refSums: refKernelSums(ref),
+      gram: { model: gm, cross: gc, ref: (j, l) => gr[j * rows + l]! },
+    });
+    const a = got[i]!;
+    assert.equal(a.status, 'ok');
+    assert.equal(want.status, 'ok');
+    if (a.status !== 'ok' || want.status !== 'ok') return;
+    // CMMD is reported × CMMD_SCALE: the bound applies to the kernel sums it is computed from.
+    const near = (x: number, y: number, what: string, scale = 1) =>
+      assert.ok(Math.abs(x - y) <= 1e-12 * scale, `model ${i} ${what}: ${x} vs ${y}`);
+    for (const k of ['fid', 'kid', 'cmmd'] as const) {
+      const scale = k === 'cmmd' ? CMMD_SCALE : 1;
+      near(a[k].estimate, want[k].estimate, `${k} estimate`, scale);
+      near(a[k].low, want[k].low, `${k} low`, scale);
+      near(a[k].high, want[k].high, `${k} high`, scale);
+    }
+    near(a.kidMean, want.kidMean, 'kidMean');
+    near(a.kidStd, want.kidStd, 'kidStd');
+    near(a.fidShrunk.estimate, want.fidShrunk.estimate, 'fidShrunk');
+    checked += 1;
+  });
+  assert.equal(checked, groups.length);
 });

@@ -17,9 +17,22 @@ import type {
   ReferenceEvidence,
 } from '../bias/evidence.ts';
 import { INCEPTION_FEATURES } from '../bias/inception.ts';
+import {
+  type BiasResultCache,
+  biasInputKey,
+  type CachedBiasModel,
+  decodeBiasResults,
+  encodeBiasResults,
+} from '../bias/result-cache.ts';
 import type { ImageFeatureExtractor, ImageFeatureRecord } from '../images/features.ts';
 import { type Matrix, matrix } from '../stats/linalg.ts';
-import { type Analyzer, type AnalyzerOutput, emptyOutput, yieldToEventLoop } from './analyzer.ts';
+import {
+  type Analyzer,
+  type AnalyzerOutput,
+  emptyOutput,
+  type ModelAnalysis,
+  yieldToEventLoop,
+} from './analyzer.ts';
 import type { Cell, CsvRow } from './metrics-csv.ts';
 
 type Colour = z.infer<typeof ColourEvidence>;
@@ -82,6 +95,13 @@ export interface BiasAnalyzerDeps {
    * FID and KID on them too, next to the CLIP-embedding distances.
    */
   inception?: ImageFeatureExtractor<number[]>;
+  /**
+   * Per-model results of earlier audits, by a hash of every input they depend on: a warm audit with
+   * the same images, features, reference and seed reads them back instead of recomputing (identical
+   * numbers); any input change misses. The significance summary is rebuilt each run (it also depends
+   * on the other analyses' verdicts, and costs little).
+   */
+  cache?: BiasResultCache;
 }
 
 const notMeasured = (reason: string): NotMeasured => ({ status: 'not-measured', reason });
@@ -249,83 +269,123 @@ export function createBiasAnalyzer(deps: BiasAnalyzerDeps = {}): Analyzer {
         );
         return out;
       }
-      // CLIP-embedding distances for all models at once (one audit-wide Gram matrix).
-      const dim = allImages.map(clipOf).find((v) => v !== undefined)?.length ?? 0;
-      let distances: DistanceResult[];
-      if (dim === 0) {
-        distances = records.map(() => notMeasured('no CLIP image embeddings (CLIP model files missing?)'));
-      } else {
-        const groups = records.map((r) => embeddings(byModel.get(r.id) ?? [], dim));
-        distances = groupDistances(groups, fixedRef ? embeddings(fixedRef, dim) : 'population', {
-          seed: options.seed,
-          resamples: deps.distanceResamples ?? DISTANCE_RESAMPLES,
-        });
-      }
-      // Inception-v3 distances when the user supplied the model (FID / KID as the literature reports them).
-      let inceptionDistances: DistanceResult[] | undefined;
-      if (deps.inception) {
-        const name = deps.inception.name;
-        const idim = allImages.map((r) => vectorOf(r, name)).find((v) => v !== undefined)?.length ?? 0;
-        inceptionDistances =
-          idim === 0
-            ? records.map(() => notMeasured('no Inception features (the model failed on every image)'))
-            : groupDistances(
-                records.map((r) => embeddings(byModel.get(r.id) ?? [], idim, name)),
-                fixedRef ? embeddings(fixedRef, idim, name) : 'population',
-                {
-                  seed: options.seed,
-                  resamples: deps.distanceResamples ?? DISTANCE_RESAMPLES,
-                  features: INCEPTION_FEATURES,
-                },
-              );
-      }
-      const summaryRef = nameReference(reference, fixedRef ? fixedRef.length : allImages.length);
-      const metricRows = new Map<number, Record<string, Cell>>();
-      for (const [i, record] of records.entries()) {
-        const own = byModel.get(record.id) ?? [];
-        const refImages = fixedRef ?? allImages.filter((r) => r.ref.modelId !== record.id);
-        const refName = nameReference(reference, refImages.length);
-        const compare = <E>(part: BiasPart<E> | undefined, what: string): E | NotMeasured =>
-          part
-            ? part.compare(own, refImages, { seed: options.seed })
-            : notMeasured(`${what} analysis unavailable`);
-        const failed = failedByModel.get(record.id);
-        const failedCount = failed ? [...failed.values()].reduce((a, b) => a + b, 0) : 0;
-        const evidence: BiasModelEvidence = {
-          reference: refName.evidence,
-          nImages: own.length,
-          ...(failed && failedCount > 0
-            ? {
-                imagesFailed: {
-                  count: failedCount,
-                  sentence: `${failedCount} of ${failedCount + own.length} sample image(s) failed to download or decode (${[...failed].map(([k, v]) => `${k}: ${v}`).join(', ')}); the numbers use the other ${own.length}.`,
-                },
-              }
-            : {}),
-          colour: compare(deps.colour, 'colour'),
-          faces: compare(deps.faces, 'face'),
-          composition: compare(deps.composition, 'composition'),
-          distance: distances[i] ?? notMeasured('no CLIP image embeddings'),
-          ...(inceptionDistances
-            ? { distanceInception: inceptionDistances[i] ?? notMeasured('no Inception features') }
-            : {}),
-        };
-        const measured = own.length > 0;
-        const metrics = measured ? metricsOf(evidence) : emptyMetrics();
-        if (measured) {
-          metrics.bias_reference = refName.column;
-          metrics.n_images = own.length;
+      const computeModels = async (): Promise<CachedBiasModel[]> => {
+        // CLIP-embedding distances for all models at once (one audit-wide Gram matrix).
+        const dim = allImages.map(clipOf).find((v) => v !== undefined)?.length ?? 0;
+        let distances: DistanceResult[];
+        if (dim === 0) {
+          distances = records.map(() => notMeasured('no CLIP image embeddings (CLIP model files missing?)'));
+        } else {
+          const groups = records.map((r) => embeddings(byModel.get(r.id) ?? [], dim));
+          distances = groupDistances(groups, fixedRef ? embeddings(fixedRef, dim) : 'population', {
+            seed: options.seed,
+            resamples: resamples,
+          });
         }
-        metricRows.set(record.id, metrics);
-        out.perModel.set(record.id, {
-          flagged: measured ? false : null,
-          ...(measured ? {} : { unmeasured: 'no decodable sample images' }),
-          informational: true,
-          findings: [],
-          metrics,
-          evidence,
-        });
-        await yieldToEventLoop();
+        // Inception-v3 distances when the user supplied the model (FID / KID as the literature reports them).
+        let inceptionDistances: DistanceResult[] | undefined;
+        if (deps.inception) {
+          const name = deps.inception.name;
+          const idim = allImages.map((r) => vectorOf(r, name)).find((v) => v !== undefined)?.length ?? 0;
+          inceptionDistances =
+            idim === 0
+              ? records.map(() => notMeasured('no Inception features (the model failed on every image)'))
+              : groupDistances(
+                  records.map((r) => embeddings(byModel.get(r.id) ?? [], idim, name)),
+                  fixedRef ? embeddings(fixedRef, idim, name) : 'population',
+                  {
+                    seed: options.seed,
+                    resamples: resamples,
+                    features: INCEPTION_FEATURES,
+                  },
+                );
+        }
+        const models: CachedBiasModel[] = [];
+        for (const [i, record] of records.entries()) {
+          const own = byModel.get(record.id) ?? [];
+          const refImages = fixedRef ?? allImages.filter((r) => r.ref.modelId !== record.id);
+          const refName = nameReference(reference, refImages.length);
+          const compare = <E>(part: BiasPart<E> | undefined, what: string): E | NotMeasured =>
+            part
+              ? part.compare(own, refImages, { seed: options.seed })
+              : notMeasured(`${what} analysis unavailable`);
+          const failed = failedByModel.get(record.id);
+          const failedCount = failed ? [...failed.values()].reduce((a, b) => a + b, 0) : 0;
+          const evidence: BiasModelEvidence = {
+            reference: refName.evidence,
+            nImages: own.length,
+            ...(failed && failedCount > 0
+              ? {
+                  imagesFailed: {
+                    count: failedCount,
+                    sentence: `${failedCount} of ${failedCount + own.length} sample image(s) failed to download or decode (${[...failed].map(([k, v]) => `${k}: ${v}`).join(', ')}); the numbers use the other ${own.length}.`,
+                  },
+                }
+              : {}),
+            colour: compare(deps.colour, 'colour'),
+            faces: compare(deps.faces, 'face'),
+            composition: compare(deps.composition, 'composition'),
+            distance: distances[i] ?? notMeasured('no CLIP image embeddings'),
+            ...(inceptionDistances
+              ? { distanceInception: inceptionDistances[i] ?? notMeasured('no Inception features') }
+              : {}),
+          };
+          const measured = own.length > 0;
+          const metrics = measured ? metricsOf(evidence) : emptyMetrics();
+          if (measured) {
+            metrics.bias_reference = refName.column;
+            metrics.n_images = own.length;
+          }
+          models.push({
+            id: record.id,
+            analysis: {
+              flagged: measured ? false : null,
+              ...(measured ? {} : { unmeasured: 'no decodable sample images' }),
+              informational: true,
+              findings: [],
+              metrics,
+              evidence,
+            },
+          });
+          await yieldToEventLoop();
+        }
+        return models;
+      };
+      const summaryRef = nameReference(reference, fixedRef ? fixedRef.length : allImages.length);
+      const resamples = deps.distanceResamples ?? DISTANCE_RESAMPLES;
+      const modelIds = records.map((r) => r.id);
+      const cacheKey = deps.cache
+        ? biasInputKey({
+            modelIds,
+            reference,
+            seed: options.seed,
+            distanceResamples: resamples,
+            extractors: Object.fromEntries([...extractors.values()].map((x) => [x.name, x.version])),
+            parts: [
+              ...(deps.colour ? ['colour'] : []),
+              ...(deps.faces ? ['faces'] : []),
+              ...(deps.composition ? ['composition'] : []),
+              ...(deps.inception ? ['inception'] : []),
+            ],
+            images: pass.images.values(),
+            referenceImages: pass.reference.values(),
+            normalise: (feature, value) => {
+              const parsed = extractors.get(feature)?.schema.safeParse(value);
+              return parsed?.success ? parsed.data : value;
+            },
+          })
+        : undefined;
+      const stored = cacheKey ? await deps.cache?.get(cacheKey) : undefined;
+      let models = stored === undefined ? undefined : decodeBiasResults(stored, modelIds);
+      if (!models) {
+        models = await computeModels();
+        if (cacheKey) await deps.cache?.set(cacheKey, encodeBiasResults(models));
+      }
+      const metricRows = new Map<number, Record<string, Cell>>();
+      for (const { id, analysis } of models) {
+        metricRows.set(id, analysis.metrics);
+        // Decoded JSON holds no undefined values: the optional `unmeasured` is present or absent.
+        out.perModel.set(id, analysis as ModelAnalysis);
       }
       // Flagged vs unflagged models (by the earlier, tag-error analyses).
       const flagged: Record<string, Cell>[] = [];

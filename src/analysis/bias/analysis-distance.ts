@@ -59,6 +59,12 @@ export interface DistanceOptions {
     /** yⱼ · yₗ of two reference rows. */
     ref: (j: number, l: number) => number;
   };
+  /**
+   * Reference statistics taken from population totals minus the model's own rows (leave-one-out),
+   * instead of O(n_ref · d) and O(n · n_ref) kernel work per model: the reference mean, Σ‖y‖², and per
+   * model image Σ over the reference of the polynomial and RBF kernels.
+   */
+  refStats?: { mean: Float64Array; sumSq: number; crossP: Float64Array; crossR: Float64Array };
 }
 
 const GAMMA = 1 / (2 * CMMD_SIGMA ** 2);
@@ -132,7 +138,8 @@ export function distanceEvidence(model: Matrix, ref: Matrix, options: DistanceOp
   const resamples = options.resamples ?? DISTANCE_RESAMPLES;
   const refSums = options.refSums ?? refKernelSums(ref);
   const n1 = norms(model);
-  const n2 = norms(ref);
+  const pre = options.refStats;
+  const n2 = pre ? new Float64Array(0) : norms(ref);
   const g11 = options.gram?.model ?? gram(model, model).data;
   const g12 = options.gram?.cross ?? gram(model, ref).data;
   const k11p = new Float64Array(n * n);
@@ -152,23 +159,30 @@ export function distanceEvidence(model: Matrix, ref: Matrix, options: DistanceOp
     let p = 0;
     let r = 0;
     let s = 0;
-    for (let j = 0; j < m; j++) {
-      const dot = g12[i * m + j]!;
-      p += (dot / d + 1) ** 3;
-      r += Math.exp(-GAMMA * (n1[i]! + n2[j]! - 2 * dot));
-      s += dot;
+    if (pre) {
+      for (let j = 0; j < m; j++) s += g12[i * m + j]!;
+    } else {
+      for (let j = 0; j < m; j++) {
+        const dot = g12[i * m + j]!;
+        p += (dot / d + 1) ** 3;
+        r += Math.exp(-GAMMA * (n1[i]! + n2[j]! - 2 * dot));
+        s += dot;
+      }
     }
-    crossP[i] = p;
-    crossR[i] = r;
+    crossP[i] = pre ? pre.crossP[i]! : p;
+    crossR[i] = pre ? pre.crossR[i]! : r;
     gMu[i] = s / m;
   }
   // Reference mean and unbiased covariance trace.
-  const mu2 = new Float64Array(d);
-  for (let j = 0; j < m; j++) for (let k = 0; k < d; k++) mu2[k]! += ref.data[j * d + k]! / m;
+  let mu2 = pre?.mean;
+  if (!mu2) {
+    mu2 = new Float64Array(d);
+    for (let j = 0; j < m; j++) for (let k = 0; k < d; k++) mu2[k]! += ref.data[j * d + k]! / m;
+  }
   let mu2sq = 0;
   for (const v of mu2) mu2sq += v * v;
-  let sumSq2 = 0;
-  for (const v of n2) sumSq2 += v;
+  let sumSq2 = pre?.sumSq ?? 0;
+  if (!pre) for (const v of n2) sumSq2 += v;
   const tr2 = (sumSq2 - m * mu2sq) / (m - 1);
   // H = Z Zᵀ with Z_ij = x_i·(y_j − μ_ref)/√(m − 1): carries the reference covariance.
   const h = new Float64Array(n * n);
@@ -513,6 +527,15 @@ export function groupDistances(
   const rowRbf = new Float64Array(total);
   let totalPoly = 0;
   let totalRbf = 0;
+  // Population totals: Σ rows and Σ‖row‖², from which each model's own rows are subtracted.
+  const colSum = new Float64Array(fixed ? 0 : d);
+  let sumNorms = 0;
+  if (!fixed) {
+    for (let i = 0; i < total; i++) {
+      for (let k = 0; k < d; k++) colSum[k]! += all.data[i * d + k]!;
+      sumNorms += nn[i]!;
+    }
+  }
   if (fixed) {
     fixedSums = blockSums(auditedEnd, total);
   } else {
@@ -546,6 +569,30 @@ export function groupDistances(
       for (let j = 0; j < m; j++) cross[i * m + j] = G[(start + i) * total + refIndex[j]!]!;
     }
     let refSums = fixedSums;
+    let refStats: DistanceOptions['refStats'];
+    if (!fixed) {
+      const mean = new Float64Array(d);
+      let sumSq = sumNorms;
+      for (let k = 0; k < d; k++) {
+        let own = 0;
+        for (let i = start; i < end; i++) own += all.data[i * d + k]!;
+        mean[k] = (colSum[k]! - own) / m;
+      }
+      const crossP = new Float64Array(n);
+      const crossR = new Float64Array(n);
+      for (let i = start; i < end; i++) {
+        sumSq -= nn[i]!;
+        let p = rowPoly[i]!;
+        let r = rowRbf[i]!;
+        for (let j = start; j < end; j++) {
+          if (i !== j) p -= poly(i, j);
+          r -= rbf(i, j);
+        }
+        crossP[i - start] = p;
+        crossR[i - start] = r;
+      }
+      refStats = { mean, sumSq, crossP, crossR };
+    }
     if (!refSums) {
       const own = blockSums(start, end);
       let p = 0;
@@ -564,6 +611,7 @@ export function groupDistances(
       ...options,
       minN,
       refSums,
+      ...(refStats ? { refStats } : {}),
       gram: { model, cross, ref: (j, l) => G[refIndex[j]! * total + refIndex[l]!]! },
     });
   });

@@ -133,8 +133,17 @@ export function facesPart(options: FacesPartOptions = {}): BiasPart<z.infer<type
  * face detection failed has no composition (its shot is unknown, not "no person").
  */
 export function compositionPart(): BiasPart<z.infer<typeof CompositionEvidence>> {
+  // Each image's features are parsed once: with a population reference every model's comparison
+  // reads all other images, which parsed them again per model (quadratic in the audit size).
+  const parsed = new WeakMap<ImageFeatureRecord, ReturnType<typeof compositionOfRecord>>();
+  const one = (r: ImageFeatureRecord) => {
+    if (parsed.has(r)) return parsed.get(r);
+    const c = compositionOfRecord(r);
+    parsed.set(r, c);
+    return c;
+  };
   const of = (records: readonly ImageFeatureRecord[]) =>
-    records.map((r) => compositionOfRecord(r)).filter((c) => c !== undefined);
+    records.map((r) => one(r)).filter((c) => c !== undefined);
   return {
     extractors: [saliencyExtractor],
     compare(model, reference, { seed }) {
@@ -144,7 +153,7 @@ export function compositionPart(): BiasPart<z.infer<typeof CompositionEvidence>>
       return compareComposition(a, of(reference), { seed });
     },
     imageCells(record) {
-      const c = compositionOfRecord(record);
+      const c = one(record);
       return c ? { shot: c.shot } : {};
     },
   };
