@@ -18,7 +18,7 @@ import type { z } from 'zod';
 import { gram, type Matrix, matrix, pickRows, sqrtPsd, symmetricEigen } from '../stats/linalg.ts';
 import { quantile } from '../stats/quantile.ts';
 import { type Random, sampleIndices, seededRandom } from '../stats/random.ts';
-import { CMMD_SCALE, CMMD_SIGMA } from './distance.ts';
+import { CMMD_SCALE, CMMD_SIGMA, squaredNorms } from './distance.ts';
 import type { DistanceEvidence } from './evidence.ts';
 
 /** Fewest images on either side for any distance (below: "insufficient samples"). */
@@ -69,20 +69,10 @@ export interface DistanceOptions {
 
 const GAMMA = 1 / (2 * CMMD_SIGMA ** 2);
 
-function norms(m: Matrix): Float64Array {
-  const out = new Float64Array(m.rows);
-  for (let i = 0; i < m.rows; i++) {
-    let s = 0;
-    for (let j = 0; j < m.cols; j++) s += m.data[i * m.cols + j]! ** 2;
-    out[i] = s;
-  }
-  return out;
-}
-
 /** Reference kernel sums computed directly in row blocks (no n_ref² matrix held). */
 export function refKernelSums(ref: Matrix): RefKernelSums {
   const d = ref.cols;
-  const nn = norms(ref);
+  const nn = squaredNorms(ref);
   let poly = 0;
   let rbf = 0;
   const BLOCK = 256;
@@ -137,9 +127,9 @@ export function distanceEvidence(model: Matrix, ref: Matrix, options: DistanceOp
   const d = model.cols;
   const resamples = options.resamples ?? DISTANCE_RESAMPLES;
   const refSums = options.refSums ?? refKernelSums(ref);
-  const n1 = norms(model);
+  const n1 = squaredNorms(model);
   const pre = options.refStats;
-  const n2 = pre ? new Float64Array(0) : norms(ref);
+  const n2 = pre ? new Float64Array(0) : squaredNorms(ref);
   const g11 = options.gram?.model ?? gram(model, model).data;
   const g12 = options.gram?.cross ?? gram(model, ref).data;
   const k11p = new Float64Array(n * n);

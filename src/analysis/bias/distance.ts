@@ -202,7 +202,8 @@ function kernelSum(
   return total;
 }
 
-function squaredNorms(m: Matrix): Float64Array {
+/** Each row's squared Euclidean norm. */
+export function squaredNorms(m: Matrix): Float64Array {
   const out = new Float64Array(m.rows);
   for (let i = 0; i < m.rows; i++) {
     let s = 0;

@@ -103,7 +103,7 @@ const EXPLAIN_WINDOW = 240;
 /** How many n-grams of the best sentence are named in an explanation (the strongest by |w·x|). */
 const EXPLAIN_GRAMS = 8;
 
-/** Scratch table for {@link explainScore}'s per-gram sums; every used slot is reset to -1 after use. */
+/** Scratch table for {@link explainWithModel}'s per-gram sums; every used slot is reset to -1 after use. */
 interface GramSums {
   keys: Int32Array;
   values: Float64Array;
@@ -129,7 +129,7 @@ function gramSums(grams: number): GramSums {
 
 /**
  * Scores one text with `model`; with `explain`, also explains it by its strongest sentence (see
- * {@link explainScore}). Linear in the text.
+ * {@link explainWithModel}). Linear in the text.
  */
 export function scoreWithModel(model: DetectorModel, text: string, explain = true): DetectorScore {
   const features = extractFeatures(text);
@@ -147,16 +147,17 @@ export function scoreWithModel(model: DetectorModel, text: string, explain = tru
   z += gramSum * scale;
   const score = sigmoid(model.file.platt.a * z + model.file.platt.c);
   const scored = { score, logit: z, features, bestSentence: -1, explanation: [], gramWeights: weights };
-  return explain ? explainScore(model, scored) : scored;
+  return explain ? explainWithModel(model, scored) : scored;
 }
 
 /**
  * The sentence with the largest positive contribution and the strongest contributions there: its
  * frame features by name and its {@link EXPLAIN_GRAMS} strongest n-grams (summed per gram, named only
- * once chosen, among the last {@link EXPLAIN_WINDOW} characters). Linear in the text: the
- * per-sentence sums walk the n-grams in position order.
+ * once chosen, among the last {@link EXPLAIN_WINDOW} characters), added to a score made with
+ * `explain = false` (same features, no rescoring). Linear in the text: the per-sentence sums walk the
+ * n-grams in position order.
  */
-function explainScore(model: DetectorModel, scored: DetectorScore): DetectorScore {
+export function explainWithModel(model: DetectorModel, scored: DetectorScore): DetectorScore {
   const { features, gramWeights: weights } = scored;
   const { keys, pos } = features.grams;
   const scale = features.gramScale;
@@ -224,11 +225,6 @@ function explainScore(model: DetectorModel, scored: DetectorScore): DetectorScor
   for (const g of top) explanation.push({ feature: gramName(features, g.index), value: g.value });
   explanation.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
   return { ...scored, bestSentence: best, explanation };
-}
-
-/** Adds the explanation to a score made with `explain = false` (same features, no rescoring). */
-export function explainWithModel(model: DetectorModel, scored: DetectorScore): DetectorScore {
-  return explainScore(model, scored);
 }
 
 let cached: DetectorModel | undefined;
