@@ -91,7 +91,7 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): ClipAnalyzer {
     modelId,
     batchSize,
     embedImages: async (tensors) => (await open()).embedImages(tensors),
-    embedTexts: async (texts) => (await open()).embedTexts(texts),
+    embedTexts: async (texts, textOptions) => (await open()).embedTexts(texts, textOptions),
   };
 
   // Prompts of images decoded during the pass are embedded meanwhile (into the cache), so the text
@@ -299,15 +299,33 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): ClipAnalyzer {
 }
 
 /**
- * Embeds the cleaned prompts of decoded images in the background, in batches, into the embedding cache
- * (without a cache there is nowhere to keep them, and nothing is prefetched). Failures are logged and
- * left to the analysis, which embeds what is missing and reports its own errors.
+ * Prompts per prefetch call, in image batches: the scorer sorts one call's windows by length before
+ * batching them, so a larger group wastes less of the text tower on padding (audit prompt mix: 1.28×
+ * the real tokens at 8 prompts per call, 1.03× at 64) at the cost of embedding a little later.
  */
-function createPromptPrefetch(embedder: ClipEmbedder, options: ClipAnalyzerOptions, logger: Logger) {
+export const PROMPT_PREFETCH_GROUP_BATCHES = 8;
+
+/**
+ * Embeds the cleaned prompts of decoded images in the background, in groups of
+ * {@link PROMPT_PREFETCH_GROUP_BATCHES} batches, into the embedding cache (without a cache there is
+ * nowhere to keep them, and nothing is prefetched); each prompt is cached as soon as its windows are.
+ * Failures are logged and left to the analysis, which embeds what is missing and reports its own errors.
+ */
+export function createPromptPrefetch(
+  embedder: ClipEmbedder,
+  options: Pick<ClipAnalyzerOptions, 'cache' | 'image'>,
+  logger: Logger,
+) {
   const cache = options.cache;
   const seen = new Set<string>();
   let queued: string[] = [];
   let chain: Promise<void> = Promise.resolve();
+  const store = async (text: string, windows: readonly Float32Array[]): Promise<void> => {
+    const dim = windows[0]?.length ?? 0;
+    const flat = new Float32Array(windows.length * dim);
+    for (const [j, w] of windows.entries()) flat.set(w, j * dim);
+    await cache?.set(textEmbeddingKey(text, embedder.modelId), flat);
+  };
   const flush = (): void => {
     const batch = queued;
     queued = [];
@@ -319,14 +337,14 @@ function createPromptPrefetch(embedder: ClipEmbedder, options: ClipAnalyzerOptio
           if ((await cache.get(textEmbeddingKey(text, embedder.modelId))) === undefined) todo.push(text);
         }
         if (todo.length === 0) return;
-        const embedded = await embedder.embedTexts(todo);
-        for (const [k, text] of todo.entries()) {
-          const windows = embedded[k]!.windows;
-          const dim = windows[0]?.length ?? 0;
-          const flat = new Float32Array(windows.length * dim);
-          for (const [j, w] of windows.entries()) flat.set(w, j * dim);
-          await cache.set(textEmbeddingKey(text, embedder.modelId), flat);
-        }
+        const stored = new Set<number>();
+        const embedded = await embedder.embedTexts(todo, {
+          onText: async (k, e) => {
+            stored.add(k);
+            await store(todo[k]!, e.windows);
+          },
+        });
+        for (const [k, e] of embedded.entries()) if (!stored.has(k)) await store(todo[k]!, e.windows);
       } catch (error) {
         logger.warn(
           { err: error instanceof Error ? error.message : String(error) },
@@ -342,7 +360,7 @@ function createPromptPrefetch(embedder: ClipEmbedder, options: ClipAnalyzerOptio
       if (text === '' || seen.has(text)) return;
       seen.add(text);
       queued.push(text);
-      if (queued.length >= embedder.batchSize) flush();
+      if (queued.length >= embedder.batchSize * PROMPT_PREFETCH_GROUP_BATCHES) flush();
     },
     /** Embed what is queued and wait for every batch; the next audit starts with an empty memory. */
     async drain(): Promise<void> {

@@ -291,27 +291,33 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
     }
   };
 
+  // One call for every missing prompt: the scorer sorts all their windows by length before batching
+  // (per call of 8 prompts a third of the text work was padding). Each prompt is kept and cached as
+  // soon as its last window is embedded, so an interrupted run resumes from there.
   const embedPrompts = async (): Promise<void> => {
-    for (let start = 0; start < missingTexts.length; start += batchSize) {
-      checkAbort(signal);
-      if (failure !== null) return; // a producer failed: the audit ends with its error
-      const chunk = missingTexts.slice(start, start + batchSize);
-      const embedded = await scorer.embedTexts(chunk);
-      for (const [k, prompt] of chunk.entries()) {
-        const windows = embedded[k]!.windows;
-        textEmbeddings.set(prompt, windows);
-        if (cache) {
-          const flat = new Float32Array(windows.length * dim);
-          for (const [j, w] of windows.entries()) flat.set(w, j * dim);
-          await cache.set(textEmbeddingKey(prompt, scorer.modelId), flat);
-        }
+    if (missingTexts.length === 0) return;
+    let embeddedPrompts = 0;
+    const keep = async (k: number, windows: Float32Array[]): Promise<void> => {
+      const prompt = missingTexts[k]!;
+      if (textEmbeddings.has(prompt)) return;
+      textEmbeddings.set(prompt, windows);
+      if (cache) {
+        const flat = new Float32Array(windows.length * dim);
+        for (const [j, w] of windows.entries()) flat.set(w, j * dim);
+        await cache.set(textEmbeddingKey(prompt, scorer.modelId), flat);
       }
-      progress({
-        stage: 'clip-prompts',
-        done: Math.min(start + batchSize, missingTexts.length),
-        total: missingTexts.length,
-      });
-    }
+      embeddedPrompts += 1;
+      progress({ stage: 'clip-prompts', done: embeddedPrompts, total: missingTexts.length });
+    };
+    const embedded = await scorer.embedTexts(missingTexts, {
+      beforeBatch: () => {
+        checkAbort(signal);
+        if (failure !== null) throw failure; // a producer failed: the audit ends with its error
+      },
+      onText: (k, embedding) => keep(k, embedding.windows),
+    });
+    // An embedder that does not report texts as they complete: keep them now.
+    for (const [k, e] of embedded.entries()) await keep(k, e.windows);
   };
 
   const consume = async (): Promise<void> => {
