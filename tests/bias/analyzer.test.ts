@@ -2,15 +2,22 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { AnalysisContext, AnalyzerOutput, ModelAnalysis } from '../../src/analysis/audit/analyzer.ts';
-import { BIAS_COLUMNS, createBiasAnalyzer } from '../../src/analysis/audit/bias-analyzer.ts';
+import {
+  BIAS_COLUMNS,
+  BIAS_WORKER_MIN_WORK,
+  createBiasAnalyzer,
+} from '../../src/analysis/audit/bias-analyzer.ts';
 import { buildAuditResult, verdictOf } from '../../src/analysis/audit/build.ts';
 import { AuditRunOptions, type BiasReference } from '../../src/analysis/audit/types.ts';
 import { distanceEvidence } from '../../src/analysis/bias/analysis-distance.ts';
 import { colourPart, compositionPart, facesPart } from '../../src/analysis/bias/analysis-parts.ts';
 import { nameReference } from '../../src/analysis/bias/analysis-reference.ts';
+import type { BiasPart } from '../../src/analysis/bias/analysis-types.ts';
 import { type ColourFeatures, colourExtractor, compareColour } from '../../src/analysis/bias/colour.ts';
+import { computeBiasModelsInWorker } from '../../src/analysis/bias/compute-host.ts';
 import { BiasModelEvidence, BiasSummary } from '../../src/analysis/bias/evidence.ts';
 import type { ModelRecord } from '../../src/analysis/civitai/record.ts';
+import { hasCode } from '../../src/analysis/errors.ts';
 import { decodeImage } from '../../src/analysis/images/decode.ts';
 import type {
   ImageFeatureRecord,
@@ -428,4 +435,117 @@ test('faces and composition parts read the pass values: detection rate, aspect d
   assert.ok(Math.abs((row.face_aspect as number) - 1.2) < 1e-12);
   assert.equal(row.sat_mean, null);
   await analyzer.close?.();
+});
+
+/** Red-vs-blue colour and CLIP values plus faces/saliency, and one failed image: every part has input. */
+async function allParts(): Promise<ImagePassResult> {
+  const { pass } = await redVsBlue();
+  const images = new Map(pass.images);
+  const face = (h: number, aspect: number) => ({
+    box: { x: 10, y: 10, w: h * aspect, h },
+    score: 0.9,
+    detector: 'yunet',
+    kind: 'photo' as const,
+    landmarks: null,
+    geometry: {
+      boxAspect: aspect,
+      interOcularRatio: null,
+      eyeMouthRatio: null,
+      jawWidthRatio: null,
+      rollDeg: null,
+    },
+  });
+  for (const [key, rec] of images) {
+    if (rec.status !== 'ok') continue;
+    const m = rec.ref.modelId!;
+    const faces = m === 1 ? [face(50, 1.2)] : [face(8, 0.8 + 0.001 * (rec.ref.imageId ?? 0))];
+    images.set(key, {
+      ...rec,
+      features: { ...rec.features, faces: { faces, detectors: ['yunet', 'peppa-68'] }, saliency: null },
+    });
+  }
+  const broken = ref(2, 299);
+  images.set(broken.key, { ref: broken, status: 'skipped', reason: 'http-error' as never, detail: '404' });
+  return { ...pass, images };
+}
+
+test('the per-model computation gives the same numbers in a worker thread as on the calling thread', async () => {
+  const pass = await allParts();
+  const where: string[] = [];
+  const run = async (computeIn: 'worker' | 'main') => {
+    const analyzer = createBiasAnalyzer({
+      colour: colourPart(),
+      faces: facesPart(),
+      composition: compositionPart(),
+      distanceResamples: 50,
+      computeIn,
+      onCompute: (w) => where.push(w),
+    });
+    const out = await analyzer.analyze(records, {}, options(), { images: pass, previous: new Map() });
+    await analyzer.close?.();
+    return out;
+  };
+  const main = await run('main');
+  const worker = await run('worker');
+  assert.deepEqual(where, ['main', 'worker']);
+  assert.equal(JSON.stringify([...worker.perModel]), JSON.stringify([...main.perModel]));
+  assert.deepEqual(worker.rows, main.rows);
+  assert.deepEqual(worker.summary, main.summary);
+  // Every part measured something, and the failed image is said: the comparison is not vacuous.
+  const ev = BiasModelEvidence.parse(main.perModel.get(2)!.evidence);
+  assert.equal(ev.colour.status, 'ok');
+  assert.equal(ev.faces.status, 'ok');
+  assert.equal(ev.distance.status, 'ok');
+  assert.equal(ev.imagesFailed?.count, 1);
+});
+
+test('auto: a worker thread from BIAS_WORKER_MIN_WORK models × images up, the calling thread below it or for a part of its own', async () => {
+  const pass = await allParts();
+  const where: string[] = [];
+  const custom: BiasPart<never> = {
+    extractors: [colourExtractor],
+    compare: () => ({ status: 'not-measured', reason: 'a custom part' }) as never,
+    imageCells: () => ({}),
+  };
+  const analyze = (deps: Parameters<typeof createBiasAnalyzer>[0]) =>
+    createBiasAnalyzer({ ...deps, distanceResamples: 50, onCompute: (w) => where.push(w) }).analyze(
+      records,
+      {},
+      options(),
+      { images: pass, previous: new Map() },
+    );
+  assert.ok(records.length * 48 < BIAS_WORKER_MIN_WORK);
+  await analyze({ colour: colourPart() });
+  // The same small audit with a lower threshold would go to the worker: check the rule at its edge.
+  const big = new Map(pass.images);
+  const perModel = Math.ceil(BIAS_WORKER_MIN_WORK / records.length / records.length);
+  for (const m of [1, 2, 3, 4]) {
+    for (let i = 0; i < perModel; i++) {
+      const r = ref(m, 10_000 + m * 1000 + i);
+      big.set(r.key, okRecord(r, { clip: embedding(seededRandom(i), 0) }));
+    }
+  }
+  assert.ok(
+    records.length * [...big.values()].filter((r) => r.status === 'ok').length >= BIAS_WORKER_MIN_WORK,
+  );
+  const bigPass = { ...pass, images: big };
+  await createBiasAnalyzer({
+    colour: colourPart(),
+    distanceResamples: 50,
+    onCompute: (w) => where.push(w),
+  }).analyze(records, {}, options(), { images: bigPass, previous: new Map() });
+  await createBiasAnalyzer({
+    colour: custom as never,
+    distanceResamples: 50,
+    computeIn: 'worker',
+    onCompute: (w) => where.push(w),
+  }).analyze(records, {}, options(), { images: bigPass, previous: new Map() });
+  assert.deepEqual(where, ['main', 'worker', 'main']);
+});
+
+test('a failure inside the bias worker reaches the caller as a typed error', async () => {
+  await assert.rejects(
+    computeBiasModelsInWorker({ modelIds: null } as never, ['colour']),
+    (e: unknown) => hasCode(e, 'INTERNAL') && /bias analysis failed in its worker/.test((e as Error).message),
+  );
 });

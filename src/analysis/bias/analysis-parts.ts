@@ -33,6 +33,7 @@ function noFeature(records: readonly ImageFeatureRecord[], name: string): string
 /** Colour statistics (h1's colour extractor and compareColour). */
 export function colourPart(): BiasPart<z.infer<typeof ColourEvidence>> {
   return {
+    standard: 'colour',
     extractors: [colourExtractor],
     compare(model, reference, { seed }) {
       const a = withFeature<ColourFeatures>(model, colourExtractor);
@@ -111,6 +112,7 @@ export function lazyFaceExtractor(options: FacesPartOptions = {}): ImageFeatureE
 export function facesPart(options: FacesPartOptions = {}): BiasPart<z.infer<typeof FacesEvidence>> {
   const extractor = lazyFaceExtractor(options);
   return {
+    standard: 'faces',
     extractors: [extractor],
     compare(model, reference, { seed }) {
       const a = withFeature<FaceResult>(model, extractor);
@@ -145,6 +147,7 @@ export function compositionPart(): BiasPart<z.infer<typeof CompositionEvidence>>
   const of = (records: readonly ImageFeatureRecord[]) =>
     records.map((r) => one(r)).filter((c) => c !== undefined);
   return {
+    standard: 'composition',
     extractors: [saliencyExtractor],
     compare(model, reference, { seed }) {
       const a = of(model);

@@ -6,8 +6,16 @@ import type { ImageFeatureExtractor, ImageFeatureRecord } from '../images/featur
  * the image pass, the comparison of a model's images with the reference images, and the per-image
  * cells it adds to metrics.csv image rows. Records handed to `compare` are `status: 'ok'` only.
  */
+/** The bias parts a worker thread can rebuild by name (analysis-parts.ts; their comparisons take no options). */
+export type StandardBiasPart = 'colour' | 'faces' | 'composition';
+
 export interface BiasPart<E> {
   readonly extractors: readonly ImageFeatureExtractor[];
+  /**
+   * Set by the standard parts of analysis-parts.ts: a worker thread rebuilds the same comparison
+   * by this name. A part without it (a test's, a caller's own) always compares on the calling thread.
+   */
+  readonly standard?: StandardBiasPart;
   compare(
     model: readonly ImageFeatureRecord[],
     reference: readonly ImageFeatureRecord[],
