@@ -69,7 +69,7 @@ const result: AuditChildResult = {
   ms,
   loop: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
   peakRssBytes: peakRssBytes(),
-  sessionsOpened: clip?.sessionsOpen ?? false,
+  sessionsOpened: clip?.sessionsOpened ?? false,
   imagesScored,
 };
 await svc.close();

@@ -271,6 +271,9 @@ describe('warm runs do no inference', () => {
         (svc) => svc.audit({ kind: 'top', n: 3 }),
       );
       assert.deepEqual(opened, ['sessions']);
+      // Opened for the cold run and released when its analysis ended (before the bias analysis).
+      assert.equal(cold.sessionsOpened, true);
+      assert.equal(cold.sessionsOpen, false);
       const warmOpened: string[] = [];
       const warm = clip(warmOpened);
       const before = replay.requests.length;
@@ -279,7 +282,7 @@ describe('warm runs do no inference', () => {
         (svc) => svc.audit({ kind: 'top', n: 3 }),
       );
       assert.deepEqual(warmOpened, []);
-      assert.equal(warm.sessionsOpen, false);
+      assert.equal(warm.sessionsOpened, false);
       assert.deepEqual(
         replay.requests.slice(before).filter((r) => r.path.startsWith('/cdn/')),
         [],
