@@ -68,6 +68,22 @@ function okRecord(r: SampleImageRef, features: Record<string, unknown>, size = 1
   return { ref: r, status: 'ok', width: size, height: size, features, failed: {}, cached: false };
 }
 
+/** A detected photo face of height `h` and box aspect `aspect` (the faces extractor's value shape). */
+const face = (h: number, aspect: number) => ({
+  box: { x: 10, y: 10, w: h * aspect, h },
+  score: 0.9,
+  detector: 'yunet',
+  kind: 'photo' as const,
+  landmarks: null,
+  geometry: {
+    boxAspect: aspect,
+    interOcularRatio: null,
+    eyeMouthRatio: null,
+    jawWidthRatio: null,
+    rollDeg: null,
+  },
+});
+
 const DIM = 8;
 function embedding(rng: Random, shift: number): number[] {
   const v = Array.from({ length: DIM }, (_, k) => rng.normal() * 0.2 + (k === 0 ? shift : 0));
@@ -382,20 +398,6 @@ test(
 test('faces and composition parts read the pass values: detection rate, aspect deviation, shot shares, image cells', async () => {
   const rng = seededRandom(12);
   const images = new Map<string, ImageFeatureRecord>();
-  const face = (h: number, aspect: number) => ({
-    box: { x: 10, y: 10, w: h * aspect, h },
-    score: 0.9,
-    detector: 'yunet',
-    kind: 'photo' as const,
-    landmarks: null,
-    geometry: {
-      boxAspect: aspect,
-      interOcularRatio: null,
-      eyeMouthRatio: null,
-      jawWidthRatio: null,
-      rollDeg: null,
-    },
-  });
   for (const m of [1, 2, 3]) {
     for (let i = 0; i < 12; i++) {
       const r = { ...ref(m, m * 100 + i), width: 100, height: 100 };
@@ -441,20 +443,6 @@ test('faces and composition parts read the pass values: detection rate, aspect d
 async function allParts(): Promise<ImagePassResult> {
   const { pass } = await redVsBlue();
   const images = new Map(pass.images);
-  const face = (h: number, aspect: number) => ({
-    box: { x: 10, y: 10, w: h * aspect, h },
-    score: 0.9,
-    detector: 'yunet',
-    kind: 'photo' as const,
-    landmarks: null,
-    geometry: {
-      boxAspect: aspect,
-      interOcularRatio: null,
-      eyeMouthRatio: null,
-      jawWidthRatio: null,
-      rollDeg: null,
-    },
-  });
   for (const [key, rec] of images) {
     if (rec.status !== 'ok') continue;
     const m = rec.ref.modelId!;

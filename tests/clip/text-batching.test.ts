@@ -6,10 +6,15 @@ import {
   createPromptPrefetch,
   PROMPT_PREFETCH_GROUP_BATCHES,
 } from '../../src/analysis/audit/clip-analyzer.ts';
-import { memoryEmbeddingCache, textEmbeddingKey } from '../../src/analysis/clip/embedding-cache.ts';
+import {
+  type EmbeddingCache,
+  memoryEmbeddingCache,
+  textEmbeddingKey,
+} from '../../src/analysis/clip/embedding-cache.ts';
 import {
   type ClipEmbedder,
   type ImageAuditInput,
+  type ScoreImagePromptsInput,
   scoreImagePrompts,
 } from '../../src/analysis/clip/image-audit.ts';
 import {
@@ -94,6 +99,17 @@ describe('text windows are batched across prompts', () => {
   after(async () => {
     await scorer.dispose();
   });
+  /** The prompt pass of an audit of PROMPTS (images known: only prompts are embedded). */
+  const auditPrompts = (cache: EmbeddingCache, extra: Partial<ScoreImagePromptsInput> = {}) =>
+    scoreImagePrompts({
+      images: imagesFor(PROMPTS),
+      scorer,
+      fetcher: refusingFetcher,
+      cache,
+      precomputed: knownImage,
+      options: { batchSize: BATCH },
+      ...extra,
+    });
 
   test('the prompt mix has two-window and one-window prompts', () => {
     const counts = cleaned.map((p) => scorer.tokenizer.windows(p).length);
@@ -103,14 +119,7 @@ describe('text windows are batched across prompts', () => {
   test('scoreImagePrompts runs every missing prompt’s windows sorted together: no more runs or padding than that', async () => {
     const cache = memoryEmbeddingCache();
     runs.length = 0;
-    await scoreImagePrompts({
-      images: imagesFor(PROMPTS),
-      scorer,
-      fetcher: refusingFetcher,
-      cache,
-      precomputed: knownImage,
-      options: { batchSize: BATCH },
-    });
+    await auditPrompts(cache);
     const textRuns = runs.filter((r) => r.tower === 'text');
     const best = sortedTokens(windows, BATCH);
     const ran = textRuns.reduce((a, r) => a + r.rows * r.sequenceLength!, 0);
@@ -165,13 +174,7 @@ describe('text windows are batched across prompts', () => {
     const controller = new AbortController();
     runs.length = 0;
     await assert.rejects(
-      scoreImagePrompts({
-        images: imagesFor(PROMPTS),
-        scorer,
-        fetcher: refusingFetcher,
-        cache,
-        precomputed: knownImage,
-        options: { batchSize: BATCH },
+      auditPrompts(cache, {
         signal: controller.signal,
         onProgress: (e) => {
           if (e.stage === 'clip-prompts' && e.done >= 3) controller.abort();
@@ -184,14 +187,7 @@ describe('text windows are batched across prompts', () => {
     assert.ok(cache.size() >= 3 && cache.size() < cleaned.length, `${cache.size()} cached`);
     // The resumed run embeds only the rest.
     runs.length = 0;
-    await scoreImagePrompts({
-      images: imagesFor(PROMPTS),
-      scorer,
-      fetcher: refusingFetcher,
-      cache,
-      precomputed: knownImage,
-      options: { batchSize: BATCH },
-    });
+    await auditPrompts(cache);
     assert.equal(cache.size(), cleaned.length);
     const resumedRows = runs.filter((r) => r.tower === 'text').reduce((a, r) => a + r.rows, 0);
     assert.ok(
