@@ -19,6 +19,7 @@ import type {
 } from '../../src/analysis/images/features.ts';
 import { type Random, seededRandom } from '../../src/analysis/stats/random.ts';
 import { keyvBiasResultCache, memoryBiasResultCache } from '../../src/storage/bias-result-cache.ts';
+import { decodedRgb } from '../support/images.ts';
 import { blankRecord } from '../support/records.ts';
 
 const MODELS = [1, 2, 3, 4];
@@ -46,17 +47,7 @@ function solid(rgb: [number, number, number], rng: Random) {
   for (let p = 0; p < size * size; p++) {
     for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.round(rgb[c]! * (0.8 + 0.2 * rng.next()));
   }
-  return {
-    ok: true as const,
-    data,
-    width: size,
-    height: size,
-    channels: 3 as const,
-    format: 'png',
-    sourceWidth: size,
-    sourceHeight: size,
-    animated: false,
-  };
+  return decodedRgb(data, size);
 }
 
 /** Generated audit images: colour features from the real extractor, random unit CLIP embeddings. */

@@ -26,6 +26,7 @@ import type {
 } from '../../src/analysis/images/features.ts';
 import { matrix } from '../../src/analysis/stats/linalg.ts';
 import { type Random, seededRandom } from '../../src/analysis/stats/random.ts';
+import { decodedRgb } from '../support/images.ts';
 import { blankRecord } from '../support/records.ts';
 import { needsShared, sharedPath } from '../support/requirements.ts';
 
@@ -38,17 +39,7 @@ function solid(rgb: [number, number, number], rng: Random, size = 16) {
   for (let p = 0; p < size * size; p++) {
     for (let c = 0; c < 3; c++) data[p * 3 + c] = Math.round(rgb[c]! * s * (0.9 + 0.1 * rng.next()));
   }
-  return {
-    ok: true as const,
-    data,
-    width: size,
-    height: size,
-    channels: 3 as const,
-    format: 'png',
-    sourceWidth: size,
-    sourceHeight: size,
-    animated: false,
-  };
+  return decodedRgb(data, size);
 }
 
 function ref(modelId: number | null, imageId: number): SampleImageRef {

@@ -4,6 +4,7 @@ import { after, describe, test } from 'node:test';
 import { lazyFaceExtractor } from '../../src/analysis/bias/analysis-parts.ts';
 import { decodeImage } from '../../src/analysis/images/decode.ts';
 import type { SampleImageRef } from '../../src/analysis/images/features.ts';
+import { ticksDuring } from '../support/event-loop.ts';
 
 const ref: SampleImageRef = {
   key: '1:1',
@@ -22,21 +23,6 @@ async function astronaut() {
   const decoded = await decodeImage(bytes);
   assert.ok(decoded.ok);
   return decoded;
-}
-
-/** setImmediate turns the event loop completes while `work` runs. */
-async function ticksDuring<T>(work: Promise<T>): Promise<{ value: T; ticks: number }> {
-  let ticks = 0;
-  let done = false;
-  const spin = (): void => {
-    if (done) return;
-    ticks += 1;
-    setImmediate(spin);
-  };
-  setImmediate(spin);
-  const value = await work;
-  done = true;
-  return { value, ticks };
 }
 
 describe('faces extractor in a worker thread', () => {

@@ -13,6 +13,7 @@ import {
   runImagePass,
 } from '../../src/analysis/images/pass.ts';
 import type { ImageFetcher } from '../../src/analysis/images/types.ts';
+import { loopCounter } from '../support/event-loop.ts';
 
 // The pass reads file:// images itself; a remote fetch would be a test bug.
 const noFetcher: ImageFetcher = {
@@ -21,28 +22,6 @@ const noFetcher: ImageFetcher = {
     throw new Error('no network in this test');
   },
 };
-
-/**
- * Event-loop iterations, counted by a self-rescheduling setImmediate (one callback per iteration's
- * check phase): two synchronous steps that read the same count ran in one iteration, back to back,
- * with no timer, socket or worker reply served between them.
- */
-function loopCounter(): { now(): number; stop(): void } {
-  let turns = 0;
-  let stopped = false;
-  const spin = (): void => {
-    if (stopped) return;
-    turns += 1;
-    setImmediate(spin);
-  };
-  setImmediate(spin);
-  return {
-    now: () => turns,
-    stop: () => {
-      stopped = true;
-    },
-  };
-}
 
 test('the image pass runs each synchronous extractor step in its own event-loop iteration', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'loralens-pass-loop-'));
