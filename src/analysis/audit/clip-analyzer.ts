@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { CLIP_DEFAULT_BATCH } from '../clip/defaults.ts';
-import { type EmbeddingCache, textEmbeddingKey } from '../clip/embedding-cache.ts';
+import { type EmbeddingCache, setTextEmbedding, textEmbeddingKey } from '../clip/embedding-cache.ts';
 import { type ClipEmbedder, type ImageAuditOptions, scoreImagePrompts } from '../clip/image-audit.ts';
 import { type ClipScorer, type ClipVariant, createClipScorer } from '../clip/scorer.ts';
 import { AppError, ErrorCode } from '../errors.ts';
@@ -360,10 +360,7 @@ export function createPromptPrefetch(
   let queued: string[] = [];
   let chain: Promise<void> = Promise.resolve();
   const store = async (text: string, windows: readonly Float32Array[]): Promise<void> => {
-    const dim = windows[0]?.length ?? 0;
-    const flat = new Float32Array(windows.length * dim);
-    for (const [j, w] of windows.entries()) flat.set(w, j * dim);
-    await cache?.set(textEmbeddingKey(text, embedder.modelId), flat);
+    if (cache) await setTextEmbedding(cache, text, embedder.modelId, windows);
   };
   const flush = (): void => {
     const batch = queued;

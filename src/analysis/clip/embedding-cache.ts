@@ -18,6 +18,19 @@ export function textEmbeddingKey(cleanedPrompt: string, modelId: string): string
   return `txt:${modelId}:${sha256(cleanedPrompt)}`;
 }
 
+/** Store a prompt's window embeddings under its {@link textEmbeddingKey}, concatenated in window order. */
+export async function setTextEmbedding(
+  cache: EmbeddingCache,
+  cleanedPrompt: string,
+  modelId: string,
+  windows: readonly Float32Array[],
+): Promise<void> {
+  const dim = windows[0]?.length ?? 0;
+  const flat = new Float32Array(windows.length * dim);
+  for (const [j, w] of windows.entries()) flat.set(w, j * dim);
+  await cache.set(textEmbeddingKey(cleanedPrompt, modelId), flat);
+}
+
 /** In-process cache, for tests and runs without a store. */
 export function memoryEmbeddingCache(): EmbeddingCache & { size(): number } {
   const map = new Map<string, Float32Array>();

@@ -20,7 +20,12 @@ import {
   checkCalibrationOptions,
   windowSimilarity,
 } from './calibration.ts';
-import { type EmbeddingCache, imageEmbeddingKey, textEmbeddingKey } from './embedding-cache.ts';
+import {
+  type EmbeddingCache,
+  imageEmbeddingKey,
+  setTextEmbedding,
+  textEmbeddingKey,
+} from './embedding-cache.ts';
 import type { ClipScorer } from './scorer.ts';
 
 export const imageAuditInputSchema = z.object({
@@ -301,11 +306,7 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
       const prompt = missingTexts[k]!;
       if (textEmbeddings.has(prompt)) return;
       textEmbeddings.set(prompt, windows);
-      if (cache) {
-        const flat = new Float32Array(windows.length * dim);
-        for (const [j, w] of windows.entries()) flat.set(w, j * dim);
-        await cache.set(textEmbeddingKey(prompt, scorer.modelId), flat);
-      }
+      if (cache) await setTextEmbedding(cache, prompt, scorer.modelId, windows);
       embeddedPrompts += 1;
       progress({ stage: 'clip-prompts', done: embeddedPrompts, total: missingTexts.length });
     };
