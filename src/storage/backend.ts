@@ -4,6 +4,7 @@ import KeyvRedis from '@keyv/redis';
 import KeyvSqlite from '@keyv/sqlite';
 import { Keyv } from 'keyv';
 import { AppError, ErrorCode } from '../analysis/errors.ts';
+import { deserializeEntry, serializeEntry } from './codec.ts';
 
 /**
  * Where Keyv keeps its data. One URL configures every store:
@@ -30,12 +31,20 @@ export function openStorage(url: string): StorageBackend {
     if (kind === 'memory') {
       keyv = new Keyv({ namespace, throwOnErrors: true });
     } else if (kind === 'redis') {
-      keyv = new Keyv({ store: new KeyvRedis(url), namespace, throwOnErrors: true });
-    } else {
       keyv = new Keyv({
-        store: new KeyvSqlite({ uri: `sqlite://${sqlitePath}`, busyTimeout: 10_000 }),
+        store: new KeyvRedis(url),
         namespace,
         throwOnErrors: true,
+        serialize: serializeEntry,
+        deserialize: deserializeEntry,
+      });
+    } else {
+      keyv = new Keyv({
+        store: withWal(new KeyvSqlite({ uri: `sqlite://${sqlitePath}`, busyTimeout: 10_000 })),
+        namespace,
+        throwOnErrors: true,
+        serialize: serializeEntry,
+        deserialize: deserializeEntry,
       });
     }
     // throwOnErrors makes every failed call reject (typedStore turns that into STORAGE_IO); the
@@ -58,9 +67,34 @@ export function openStorage(url: string): StorageBackend {
     async close() {
       const all = [...instances.values()];
       instances.clear();
-      await Promise.allSettled(all.map((k) => k.disconnect()));
+      // One after the other: the last sqlite connection to close checkpoints the write-ahead log into
+      // the file and removes it; connections closing at once can each see another still open, and
+      // leave the -wal file behind (its data is safe, but a copied .sqlite file alone would miss it).
+      for (const k of all) await k.disconnect().catch(() => undefined);
     },
   };
+}
+
+/**
+ * Write-ahead logging on the sqlite file, and `synchronous=NORMAL` on this connection (one per
+ * namespace), before any other statement runs. In sqlite's default rollback-journal mode every write
+ * is its own transaction with its fsyncs: 2.5 ms a `set` on this machine against 0.2 ms, and a cold
+ * top-200 audit writes about 25 000 entries (image features, records, embeddings). WAL with NORMAL
+ * survives an application crash intact; after an operating-system crash or power loss the last
+ * commits may be rolled back, never torn. Readers no longer block the writer, so the bot and a CLI
+ * run can share one file. WAL persists in the file; when it cannot be set (a read-only folder, a
+ * filesystem without shared memory) the store keeps the journal it has.
+ */
+function withWal(store: KeyvSqlite): KeyvSqlite {
+  const query = store.query;
+  const ready = query('PRAGMA journal_mode=WAL')
+    .then(() => query('PRAGMA synchronous=NORMAL'))
+    .catch(() => undefined);
+  store.query = async (sql, ...params) => {
+    await ready;
+    return query(sql, ...params);
+  };
+  return store;
 }
 
 function backendKind(url: string): StorageBackend['kind'] {

@@ -5,6 +5,8 @@ import { AppError, ErrorCode } from '../analysis/errors.ts';
 /** A small typed key-value store: values are validated with zod when read back. */
 export interface TypedStore<T> {
   get(key: string): Promise<T | undefined>;
+  /** Several keys in one store round trip (one query on sqlite and Redis); undefined where missing or invalid. */
+  getMany(keys: readonly string[]): Promise<Array<T | undefined>>;
   set(key: string, value: T, ttlMs?: number): Promise<void>;
   delete(key: string): Promise<boolean>;
   has(key: string): Promise<boolean>;
@@ -31,16 +33,25 @@ export function typedStore<S extends z.ZodType>(
       });
     }
   };
+  const check = async (key: string, raw: unknown): Promise<z.infer<S> | undefined> => {
+    if (raw === undefined || raw === null) return undefined;
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) {
+      await io('delete', key, () => keyv.delete(k(key)));
+      return undefined;
+    }
+    return parsed.data;
+  };
   return {
     async get(key) {
-      const raw = await io('get', key, () => keyv.get(k(key)));
-      if (raw === undefined || raw === null) return undefined;
-      const parsed = schema.safeParse(raw);
-      if (!parsed.success) {
-        await io('delete', key, () => keyv.delete(k(key)));
-        return undefined;
-      }
-      return parsed.data;
+      return check(key, await io('get', key, () => keyv.get(k(key))));
+    },
+    async getMany(keys) {
+      if (keys.length === 0) return [];
+      const raws = await io('getMany', keys[0]!, () => keyv.getMany(keys.map(k)));
+      const out: Array<z.infer<S> | undefined> = [];
+      for (const [i, key] of keys.entries()) out.push(await check(key, raws[i]));
+      return out;
     },
     async set(key, value, ttlMs) {
       await io('set', key, () => keyv.set(k(key), value, ttlMs));

@@ -10,7 +10,11 @@ import { Agent } from 'undici';
 import { z } from 'zod';
 import { hasCode } from '../../src/analysis/errors.ts';
 import type { DecodedImage } from '../../src/analysis/images/decode.ts';
-import { featureOf, type SampleImageRef } from '../../src/analysis/images/features.ts';
+import {
+  featureOf,
+  type ImageFeatureCache,
+  type SampleImageRef,
+} from '../../src/analysis/images/features.ts';
 import { createImageFetcher } from '../../src/analysis/images/fetch.ts';
 import {
   type BatchedImageFeatureExtractor,
@@ -161,6 +165,42 @@ describe('the one image pass', () => {
     const bumped = { ...meanRed('red', seen), version: '2' };
     await runImagePass({ fetcher: fetcher(), extractors: [bumped], cache }, refs());
     assert.equal(requests.length, 4);
+  });
+
+  test('a warm pass reads the cache in groups: one store round trip per 64 images, not one per entry', async () => {
+    const inner = memoryImageFeatureCache();
+    const calls: number[] = [];
+    const cache: ImageFeatureCache = {
+      get: inner.get,
+      set: inner.set,
+      getMany: (entries) => {
+        calls.push(entries.length);
+        return inner.getMany(entries);
+      },
+    };
+    const paths = ['/a.png', '/b.jpg', '/c.png', '/d.jpg'];
+    const many = Array.from({ length: 130 }, (_, i) => ref(paths[i % 4]!, i));
+    const extractors = [meanRed('red', []), { ...meanRed('green', []), name: 'green' }];
+    const pass = startImagePass({ fetcher: fetcher(), extractors, cache });
+    pass.add(many.slice(0, 100));
+    pass.add(many.slice(100));
+    await pass.finish();
+    calls.length = 0;
+    requests.length = 0;
+    const warm = startImagePass({ fetcher: fetcher(), extractors, cache });
+    // As the crawl adds them: one model's images at a time.
+    warm.add(many.slice(0, 100));
+    warm.add(many.slice(100));
+    const result = await warm.finish();
+    assert.equal(requests.length, 0);
+    assert.equal(result.stats.cacheHits, 130);
+    // 100 images = groups of 64 and 36, then 30; each entry: two extractors and the decoded size.
+    assert.deepEqual(calls, [64 * 3, 36 * 3, 30 * 3]);
+    for (const [i, r] of many.entries()) {
+      const rec = result.images.get(r.key);
+      assert.equal(rec?.status === 'ok' && rec.cached, true, r.key);
+      assert.equal(typeof featureOf(rec, { name: 'green' }), 'number', `${i}`);
+    }
   });
 
   test('a cached value that fails its schema is recomputed, not trusted', async () => {

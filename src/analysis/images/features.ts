@@ -70,6 +70,10 @@ export interface ImagePassResult {
 /** Cache of extractor results: key = (image URL as requested, extractor name, extractor version). */
 export interface ImageFeatureCache {
   get(url: string, extractor: string, version: string): Promise<unknown | undefined>;
+  /** Many results in one store round trip (one query on sqlite and Redis), in the order asked. */
+  getMany(
+    entries: ReadonlyArray<{ url: string; extractor: string; version: string }>,
+  ): Promise<Array<unknown | undefined>>;
   set(url: string, extractor: string, version: string, value: unknown): Promise<void>;
 }
 

@@ -132,7 +132,25 @@ const sizeSchema = z.object({ width: z.number().int().positive(), height: z.numb
 interface Job {
   ref: SampleImageRef;
   target: 'images' | 'reference';
+  /** The URL as requested (the CDN rendition chosen by the fetcher, or the file URL): the cache key. */
+  url: string;
+  /** This image's cached results: entry `index` of its group's lookup, started when it was added. */
+  cached?: { lookup: Promise<CachedImage[]>; index: number };
 }
+
+/** What the cache holds for one image: the extractors' values, those still to compute, the decoded size. */
+interface CachedImage {
+  features: Record<string, unknown>;
+  missing: PassExtractor[];
+  size: z.infer<typeof sizeSchema> | undefined;
+}
+
+/**
+ * Images whose cached results are read in one store round trip. A warm top-200 audit looked up
+ * 3 591 images × 6 entries one key at a time (21 546 queries, 4.2 s of its 8 s); per group of
+ * this many images it is one query per model's batch of images.
+ */
+export const CACHE_LOOKUP_GROUP = 64;
 
 interface Waiting<P> {
   input: P;
@@ -297,33 +315,43 @@ export function startImagePass(options: ImagePassOptions): ImagePass {
     options.onProgress?.({ stage: 'images', done, total: added, message: `image pass ${done}/${added}` });
   };
 
-  const readCached = async (url: string, e: { name: string; version: string; schema?: z.ZodType }) => {
-    if (!cache) return undefined;
-    const raw = await cache.get(url, e.name, e.version);
-    if (raw === undefined) return undefined;
-    const parsed = (e.schema ?? z.unknown()).safeParse(raw);
-    return parsed.success ? { value: parsed.data as unknown } : undefined;
+  // Every extractor's cached result and the decoded size of a group of images, in one store round trip.
+  const readCachedGroup = async (jobs: readonly Job[]): Promise<CachedImage[]> => {
+    const active = await ready;
+    const wanted = [...active, { ...SIZE_ENTRY, schema: sizeSchema }];
+    const raw = cache
+      ? await cache.getMany(
+          jobs.flatMap((job) => wanted.map((e) => ({ url: job.url, extractor: e.name, version: e.version }))),
+        )
+      : [];
+    return jobs.map((_, j) => {
+      const features: Record<string, unknown> = {};
+      const missing: PassExtractor[] = [];
+      let size: z.infer<typeof sizeSchema> | undefined;
+      for (const [i, e] of wanted.entries()) {
+        const value = raw[j * wanted.length + i];
+        const parsed = value === undefined ? undefined : (e.schema ?? z.unknown()).safeParse(value);
+        const hit = parsed?.success === true;
+        if (i === active.length) size = hit ? (parsed.data as z.infer<typeof sizeSchema>) : undefined;
+        else if (hit) features[e.name] = parsed.data;
+        else missing.push(e as PassExtractor);
+      }
+      return { features, missing, size };
+    });
   };
 
   const processImage = async (job: Job, active: readonly PassExtractor[]): Promise<void> => {
     const { ref } = job;
     // No extractor can run here (e.g. no CLIP model files): nothing is downloaded or decoded.
     if (active.length === 0) return;
-    const isFile = ref.url.startsWith('file:');
-    const url = isFile
-      ? ref.url
-      : fetcher.requestUrl(ref.url, { width: ref.width, height: ref.height, minShortSide });
-    const features: Record<string, unknown> = {};
+    const { url } = job;
+    const isFile = url.startsWith('file:');
     const failed: Record<string, string> = {};
-    const missing: PassExtractor[] = [];
-    for (const e of active) {
-      const hit = await readCached(url, e);
-      if (hit) features[e.name] = hit.value;
-      else missing.push(e);
-    }
-    const size = await readCached(url, { ...SIZE_ENTRY, schema: sizeSchema });
+    const { features, missing, size } = job.cached
+      ? (await job.cached.lookup)[job.cached.index]!
+      : { features: {}, missing: [...active], size: undefined };
     if (missing.length === 0 && size) {
-      const { width, height } = size.value as z.infer<typeof sizeSchema>;
+      const { width, height } = size;
       stats.cacheHits += 1;
       record(job, { ref, status: 'ok', width, height, features, failed, cached: true });
       return;
@@ -440,14 +468,28 @@ export function startImagePass(options: ImagePassOptions): ImagePass {
   return {
     add(refs, target = 'images') {
       if (closed) throw new AppError(ErrorCode.INTERNAL, 'Image pass: add() after finish()');
+      const jobs: Job[] = [];
       for (const ref of refs) {
         const id = `${target}\u0000${ref.key}`;
         if (seen.has(id)) continue;
         seen.add(id);
-        queue.push({ ref, target });
+        const url = ref.url.startsWith('file:')
+          ? ref.url
+          : fetcher.requestUrl(ref.url, { width: ref.width, height: ref.height, minShortSide });
+        jobs.push({ ref, target, url });
         added += 1;
         stats.images += 1;
       }
+      if (cache) {
+        for (let i = 0; i < jobs.length; i += CACHE_LOOKUP_GROUP) {
+          const group = jobs.slice(i, i + CACHE_LOOKUP_GROUP);
+          const lookup = readCachedGroup(group);
+          // A failed read (STORAGE_IO) surfaces when a worker takes the image; until then it is not unhandled.
+          lookup.catch(() => undefined);
+          for (const [index, job] of group.entries()) job.cached = { lookup, index };
+        }
+      }
+      queue.push(...jobs);
       wake.notify();
     },
     async finish() {
