@@ -11,6 +11,7 @@ import type { AppConfig } from '../config.ts';
 import type { StorageBackend } from '../storage/backend.ts';
 import { keyvBiasResultCache } from '../storage/bias-result-cache.ts';
 import { keyvEmbeddingCache } from '../storage/embedding-cache.ts';
+import { keyvModelResultCache } from '../storage/model-result-cache.ts';
 
 export interface AnalyzerDeps {
   config: AppConfig;
@@ -27,9 +28,13 @@ export interface AnalyzerDeps {
 
 /** The analyses an audit runs, in metrics.csv column order. */
 export function defaultAnalyzers(deps: AnalyzerDeps): Analyzer[] {
+  // Per-model text and training results of unchanged records are read back, not recomputed.
+  const modelResults = keyvModelResultCache(deps.storage.keyv('model-results'), {
+    ttlMs: 30 * 24 * 3_600_000,
+  });
   return [
-    createTextAnalyzer(),
-    createTrainingAnalyzer(),
+    createTextAnalyzer({ cache: modelResults }),
+    createTrainingAnalyzer({ cache: modelResults }),
     createClipAnalyzer({
       modelDir: deps.config.modelsDir,
       variant: deps.config.clipVariant,

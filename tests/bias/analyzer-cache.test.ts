@@ -8,6 +8,7 @@ import { AuditRunOptions } from '../../src/analysis/audit/types.ts';
 import { colourPart } from '../../src/analysis/bias/analysis-parts.ts';
 import { type ColourFeatures, colourExtractor } from '../../src/analysis/bias/colour.ts';
 import {
+  biasInputKey,
   type CachedBiasModel,
   decodeBiasResults,
   encodeBiasResults,
@@ -245,4 +246,70 @@ test('bias cache: the Keyv adapter stores and reads back the results text', asyn
   assert.equal(await cache.get('k'), undefined);
   await cache.set('k', '[]');
   assert.equal(await cache.get('k'), '[]');
+});
+
+test('biasInputKey: the keys of stored bias results are those of earlier versions (golden)', () => {
+  // Varied inputs: unicode with a surrogate pair, a ':'-string, −0, NaN, ±Infinity, a Float32Array, an
+  // undefined property, a skipped image. The hashes were computed by biasInputKey before the hashing
+  // was batched (one hash.update per token), so stored results of earlier audits still match.
+  const refOf = (k: number, prompt: string | null): SampleImageRef => ({
+    key: `7:${k}`,
+    modelId: 7,
+    versionId: 70,
+    imageId: k,
+    url: `https://image.civitai.com/x/${k}.jpeg`,
+    prompt,
+    width: 512,
+    height: 768,
+  });
+  const images = [
+    {
+      ref: refOf(2, 'masterpiece, 1girl, 日本語 😀 (smile:1.2)'),
+      status: 'ok',
+      width: 512,
+      height: 768,
+      cached: true,
+      features: {
+        clip: [0.1, -0, 0.25, 1e-7, -3.5],
+        colour: { hue: [0, 0.5, 0.5], satMean: 0.3, warmCoolRatio: null, flag: true },
+        faces: { faces: [], detectors: ['yunet', 'peppa'] },
+        extra: {
+          nested: [
+            [1, 2],
+            ['a', null],
+          ],
+          u: undefined,
+        },
+      },
+      failed: { saliency: 'boom: ü' },
+    },
+    { ref: refOf(1, null), status: 'skipped', reason: 'network', detail: 'x' },
+    {
+      ref: refOf(3, ':colon start'),
+      status: 'ok',
+      width: 1,
+      height: 2,
+      cached: false,
+      features: { clip: new Float32Array([0.5, 0.25]), colour: { hue: [Number.NaN, Infinity, -Infinity] } },
+      failed: {},
+    },
+  ] as unknown as ImageFeatureRecord[];
+  const inputs = {
+    modelIds: [7, 3],
+    reference: { kind: 'population' },
+    seed: 42,
+    distanceResamples: 200,
+    extractors: { clip: 'm1', colour: 'colour-1' },
+    parts: ['colour', 'faces'],
+    images,
+    referenceImages: [],
+  };
+  assert.equal(biasInputKey(inputs), '8ab6a3362a2430baf31925dbf578038e96466f8f455ed10a79bb56d13a6a0f4d');
+  // normalise applies to freshly extracted records; a cached one already is its schema's output.
+  const normalise = (feature: string, value: unknown): unknown =>
+    feature === 'clip' && ArrayBuffer.isView(value) ? [...(value as Float32Array)].map((x) => x * 2) : value;
+  assert.equal(
+    biasInputKey({ ...inputs, normalise }),
+    '0f36a8129e7fe8c164f314807a4c75ad0cd52b652985f87542dcbebb2e27850c',
+  );
 });

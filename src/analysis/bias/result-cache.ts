@@ -1,6 +1,7 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Cell } from '../audit/metrics-csv.ts';
+import { Feeder, feedCanonical, parseExact, stringifyExact } from '../canonical.ts';
 import type { ImageFeatureRecord } from '../images/features.ts';
 import { BiasModelEvidence } from './evidence.ts';
 
@@ -40,53 +41,14 @@ export interface BiasInputs {
   normalise?: (feature: string, value: unknown) => unknown;
 }
 
-const numberToken = (v: number): string => (Object.is(v, -0) ? '-0' : String(v));
-
-/** Feed a canonical, type-tagged rendering of a JSON-like value into the hash (object keys sorted). */
-function feed(hash: Hash, value: unknown): void {
-  if (value === null || value === undefined) {
-    hash.update(value === null ? 'n;' : 'u;');
-  } else if (typeof value === 'number') {
-    hash.update(`d${numberToken(value)};`);
-  } else if (typeof value === 'string') {
-    hash.update(`s${value.length}:`);
-    hash.update(value, 'utf8');
-  } else if (typeof value === 'boolean') {
-    hash.update(value ? 't;' : 'f;');
-  } else if (ArrayBuffer.isView(value)) {
-    feed(hash, Array.from(value as unknown as ArrayLike<number>));
-  } else if (Array.isArray(value)) {
-    if (value.length > 0 && value.every((x) => typeof x === 'number')) {
-      // Embeddings: their exact float64 bits, without printing hundreds of thousands of numbers.
-      const bits = Float64Array.from(value as number[]);
-      hash.update(`F${bits.length}:`);
-      hash.update(new Uint8Array(bits.buffer));
-      return;
-    }
-    hash.update(`[${value.length}:`);
-    for (const x of value) feed(hash, x);
-    hash.update(']');
-  } else if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    hash.update(`{${entries.length}:`);
-    for (const [k, v] of entries) {
-      feed(hash, k);
-      feed(hash, v);
-    }
-    hash.update('}');
-  } else {
-    hash.update(`?${String(value)};`);
-  }
-}
-
 /** An image record as the bias analysis reads it (whether it came from the cache does not matter). */
 function imageInput(rec: ImageFeatureRecord, normalise: BiasInputs['normalise']): unknown {
   if (rec.status !== 'ok') return { ref: rec.ref, status: rec.status, reason: rec.reason };
-  const features = normalise
-    ? Object.fromEntries(Object.entries(rec.features).map(([k, v]) => [k, normalise(k, v)]))
-    : rec.features;
+  // Every value of a cached record already is its schema's output (the pass validated it when read).
+  const features =
+    normalise && !rec.cached
+      ? Object.fromEntries(Object.entries(rec.features).map(([k, v]) => [k, normalise(k, v)]))
+      : rec.features;
   return {
     ref: rec.ref,
     status: rec.status,
@@ -108,7 +70,8 @@ const byKey = (a: ImageFeatureRecord, b: ImageFeatureRecord): number =>
  */
 export function biasInputKey(inputs: BiasInputs): string {
   const hash = createHash('sha256');
-  feed(hash, {
+  const out = new Feeder(hash);
+  feedCanonical(out, {
     version: BIAS_ANALYZER_VERSION,
     modelIds: inputs.modelIds,
     reference: inputs.reference,
@@ -122,9 +85,10 @@ export function biasInputKey(inputs: BiasInputs): string {
     ['reference', inputs.referenceImages],
   ] as const) {
     const sorted = [...set].sort(byKey);
-    hash.update(`${label}:${sorted.length}:`);
-    for (const rec of sorted) feed(hash, imageInput(rec, inputs.normalise));
+    out.add(`${label}:${sorted.length}:`);
+    for (const rec of sorted) feedCanonical(out, imageInput(rec, inputs.normalise));
   }
+  out.flush();
   return hash.digest('hex');
 }
 
@@ -142,16 +106,9 @@ export const CachedBiasModel = z.object({
 });
 export type CachedBiasModel = z.infer<typeof CachedBiasModel>;
 
-const NON_FINITE = '$number';
-
-/**
- * Text of the per-model results: JSON, with NaN, ±Infinity and −0 tagged so they come back as
- * themselves (plain JSON would turn them into null and 0).
- */
+/** Text of the per-model results ({@link stringifyExact}: NaN, ±Infinity and −0 come back as themselves). */
 export function encodeBiasResults(models: readonly CachedBiasModel[]): string {
-  return JSON.stringify(models, (_key, v: unknown) =>
-    typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0)) ? { [NON_FINITE]: numberToken(v) } : v,
-  );
+  return stringifyExact(models);
 }
 
 /**
@@ -160,19 +117,8 @@ export function encodeBiasResults(models: readonly CachedBiasModel[]): string {
  * the decoded ones, not the schema's output, so key order and every field are exactly as stored.
  */
 export function decodeBiasResults(text: string, modelIds: readonly number[]): CachedBiasModel[] | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text, (_key, v: unknown) => {
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-        const keys = Object.keys(v);
-        const tag = (v as Record<string, unknown>)[NON_FINITE];
-        if (keys.length === 1 && typeof tag === 'string') return Number(tag);
-      }
-      return v;
-    });
-  } catch {
-    return undefined;
-  }
+  const raw = parseExact(text);
+  if (raw === undefined) return undefined;
   const parsed = z.array(CachedBiasModel).safeParse(raw);
   if (!parsed.success) return undefined;
   const models = raw as CachedBiasModel[];
