@@ -214,3 +214,42 @@ describe('cleanPrompt: properties', () => {
     );
   });
 });
+
+describe('cleanPrompt: resolved options are reused by content', () => {
+  it('equal options in different objects agree; an options object changed between calls is honoured', () => {
+    const options = { embeddingNames: ['myEmbed'] as string[] };
+    assert.equal(text('myEmbed, cat', options), 'cat');
+    assert.equal(text('myEmbed, cat', { embeddingNames: ['myEmbed'] }), 'cat');
+    options.embeddingNames = ['other'];
+    assert.equal(text('myEmbed, cat', options), 'myEmbed, cat');
+    assert.equal(text('other, cat', options), 'cat');
+    assert.equal(text('masterpiece, cat', { qualityTags: ['cat'] }), 'masterpiece');
+    assert.equal(text('masterpiece, cat'), 'cat');
+  });
+
+  it('gives the same text as before for every option set, however many were used (property)', () => {
+    const names = fc.array(fc.constantFrom('myEmbed', 'EasyNegative', 'bad_hands', 'x'), { maxLength: 3 });
+    fc.assert(
+      fc.property(
+        names,
+        fc.boolean(),
+        fc.array(fc.constantFrom('masterpiece', 'cat', 'best quality')),
+        (embeddingNames, keepQualityTags, qualityTags) => {
+          const prompt = 'masterpiece, myEmbed, best quality, cat, (bad_hands:1.2), x';
+          const once = text(prompt, { embeddingNames, keepQualityTags, qualityTags });
+          // A fresh, equal options object after other option sets were resolved: the same answer.
+          text(prompt, { embeddingNames: ['EasyNegative'] });
+          assert.equal(
+            text(prompt, {
+              embeddingNames: [...embeddingNames],
+              keepQualityTags,
+              qualityTags: [...qualityTags],
+            }),
+            once,
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

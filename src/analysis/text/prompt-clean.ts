@@ -299,7 +299,30 @@ interface ResolvedOptions {
   embeddingRe: RegExp | null;
 }
 
+// Resolved options by their content: building the quality set and compiling the embedding-name regex
+// took longer than cleaning a 300-character prompt (0.15 ms a call; a top-200 audit cleans 3 591).
+const resolvedCache = new Map<string, ResolvedOptions>();
+const RESOLVED_CACHE_MAX = 64;
+
 function resolveOptions(options: PromptCleanOptions | undefined): ResolvedOptions {
+  const key =
+    options === undefined
+      ? ''
+      : JSON.stringify([
+          options.qualityTags ?? null,
+          options.embeddingNames ?? null,
+          options.keepQualityTags === true,
+        ]);
+  let resolved = resolvedCache.get(key);
+  if (resolved === undefined) {
+    if (resolvedCache.size >= RESOLVED_CACHE_MAX) resolvedCache.clear();
+    resolved = buildOptions(options);
+    resolvedCache.set(key, resolved);
+  }
+  return resolved;
+}
+
+function buildOptions(options: PromptCleanOptions | undefined): ResolvedOptions {
   const qualityList = Array.isArray(options?.qualityTags) ? options.qualityTags : DEFAULT_QUALITY_TAGS;
   const names = (Array.isArray(options?.embeddingNames) ? options.embeddingNames : DEFAULT_EMBEDDING_NAMES)
     .filter((n): n is string => typeof n === 'string' && n.trim().length > 0)

@@ -461,10 +461,20 @@ function checkRareAndAlways(folder: DatasetFolder, triggerSet: Set<string>, out:
 
 /** Near-duplicates: different header spellings with one variant key (underscore/space, blond/blonde…). */
 function checkNearDuplicates(folders: DatasetFolder[], out: Finding[]): void {
+  // Folders share most tags: each spelling's key is computed once.
+  const keys = new Map<string, string>();
+  const keyOf = (raw: string): string => {
+    let key = keys.get(raw);
+    if (key === undefined) {
+      key = variantKey(raw);
+      keys.set(raw, key);
+    }
+    return key;
+  };
   const byKey = new Map<string, Map<string, number>>();
   for (const folder of folders) {
     for (const [raw, count] of folder.tags) {
-      const key = variantKey(raw);
+      const key = keyOf(raw);
       const spellings = byKey.get(key) ?? new Map<string, number>();
       spellings.set(raw, (spellings.get(raw) ?? 0) + count);
       byKey.set(key, spellings);
@@ -491,7 +501,7 @@ function checkNearDuplicates(folders: DatasetFolder[], out: Finding[]): void {
   const counts = new Map<string, number>();
   for (const folder of folders) {
     for (const [raw, count] of folder.tags) {
-      const key = variantKey(raw);
+      const key = keyOf(raw);
       counts.set(key, (counts.get(key) ?? 0) + count);
     }
   }
