@@ -23,7 +23,10 @@ export interface AuditChildArgs {
 }
 
 export interface AuditChildResult {
+  /** The audit call itself, ms. */
   ms: number;
+  /** From process start to the audit call (Node start-up, imports, store and analyzers set up), ms. */
+  startupMs: number;
   loop: { p50: number; p99: number; max: number };
   peakRssBytes: number;
   sessionsOpened: boolean;
@@ -67,6 +70,7 @@ delay.disable();
 const clip = analyzers.find((a) => a.name === 'clip') as ClipAnalyzer | undefined;
 const result: AuditChildResult = {
   ms,
+  startupMs: t0,
   loop: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
   peakRssBytes: peakRssBytes(),
   sessionsOpened: clip?.sessionsOpened ?? false,
