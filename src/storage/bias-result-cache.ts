@@ -1,6 +1,7 @@
 import type { Keyv } from 'keyv';
 import { z } from 'zod';
 import type { BiasResultCache } from '../analysis/bias/result-cache.ts';
+import { type MemoryTextCache, memoryTextCache } from './memory-text-cache.ts';
 import { typedStore } from './typed-store.ts';
 
 // The envelope is checked here; the per-model results themselves by the analysis when it decodes them.
@@ -20,22 +21,6 @@ export function keyvBiasResultCache(keyv: Keyv, options: { ttlMs?: number } = {}
 }
 
 /** In-process cache (tests, runs without a store); counts reads, hits and writes. */
-export function memoryBiasResultCache(): BiasResultCache & {
-  stats: { gets: number; hits: number; sets: number };
-} {
-  const map = new Map<string, string>();
-  const stats = { gets: 0, hits: 0, sets: 0 };
-  return {
-    stats,
-    async get(key) {
-      stats.gets += 1;
-      const v = map.get(key);
-      if (v !== undefined) stats.hits += 1;
-      return v;
-    },
-    async set(key, value) {
-      stats.sets += 1;
-      map.set(key, value);
-    },
-  };
+export function memoryBiasResultCache(): BiasResultCache & MemoryTextCache {
+  return memoryTextCache();
 }

@@ -15,7 +15,7 @@ import { trainingFromHeader } from '../../src/analysis/civitai/crawl.ts';
 import type { ModelRecord } from '../../src/analysis/civitai/record.ts';
 import { openStorage } from '../../src/storage/backend.ts';
 import { keyvModelResultCache, memoryModelResultCache } from '../../src/storage/model-result-cache.ts';
-import { blankRecord } from '../support/records.ts';
+import { blankRecord, blankVersion } from '../support/records.ts';
 
 const header = JSON.parse(
   readFileSync(new URL('../training/fixtures/legacy-two-folders.json', import.meta.url), 'utf8'),
@@ -26,24 +26,13 @@ function record(id: number, comment = 'Half the dataset is mislabeled, 1girl giv
   return blankRecord(id, {
     descriptionText: 'Akane from the anime. Use the trigger word akane.',
     versions: [
-      {
-        id: id * 10,
-        name: 'v1',
+      blankVersion(id * 10, {
         baseModel: 'SD 1.5',
-        createdAt: null,
-        publishedAt: null,
-        updatedAt: null,
         // Model 1's trigger word is nowhere in its header: a training-tag finding.
         trainedWords: id === 1 ? ['sakura'] : ['akane, red hair'],
         triggerWords: id === 1 ? ['sakura'] : ['akane', 'red hair'],
-        changelogText: '',
-        changelogMarkdown: '',
-        downloadUrl: null,
-        files: [],
-        images: [],
-        imagesSource: 'none',
         training: trainingFromHeader({ metadata: header, tensorCount: 10, headerBytes: 1000 }, id * 10),
-      },
+      }),
     ],
     comments: {
       status: 'ok',

@@ -4,29 +4,11 @@ import { createTrainingAnalyzer } from '../../src/analysis/audit/training-analyz
 import type { AuditHooks, AuditRunOptions } from '../../src/analysis/audit/types.ts';
 import { trainingFromHeader } from '../../src/analysis/civitai/crawl.ts';
 import type { ModelRecord, TrainingHeader } from '../../src/analysis/civitai/record.ts';
-import { blankRecord } from '../support/records.ts';
+import { blankRecord, blankVersion } from '../support/records.ts';
 
 function record(id: number, training: TrainingHeader | null): ModelRecord {
   return blankRecord(id, {
-    versions: [
-      {
-        id: id * 10,
-        name: 'v1',
-        baseModel: null,
-        createdAt: null,
-        publishedAt: null,
-        updatedAt: null,
-        trainedWords: ['soraka'],
-        triggerWords: ['soraka'],
-        changelogText: '',
-        changelogMarkdown: '',
-        downloadUrl: null,
-        files: [],
-        images: [],
-        imagesSource: 'none',
-        training,
-      },
-    ],
+    versions: [blankVersion(id * 10, { trainedWords: ['soraka'], triggerWords: ['soraka'], training })],
   });
 }
 

@@ -32,3 +32,25 @@ export function blankRecord(id: number, overrides: Record<string, unknown> = {})
     ...overrides,
   });
 }
+
+/** A version with no files, images or changelog (id, name v1), plus any overrides; for `blankRecord`'s `versions`. */
+export function blankVersion(id: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id,
+    name: 'v1',
+    baseModel: null,
+    createdAt: null,
+    publishedAt: null,
+    updatedAt: null,
+    trainedWords: [],
+    triggerWords: [],
+    changelogText: '',
+    changelogMarkdown: '',
+    downloadUrl: null,
+    files: [],
+    images: [],
+    imagesSource: 'none',
+    training: null,
+    ...overrides,
+  };
+}
