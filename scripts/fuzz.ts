@@ -16,7 +16,7 @@ const HELP = `usage: npm run fuzz -- [options]
   --seed S         master seed (default 20260301); each target derives its own from it
   --target NAME    only this target (repeatable; comma lists too)
   --replay PATH    replay one counterexample path printed by an earlier run (with --seed and --target)
-  --slow-ms MS     an input slower than this is a bug (default 1000)
+  --slow-ms MS     an input slower than this, plus 0.5 ms per 1 000 characters of a text input, is a bug (default 1000)
   --timeout-ms MS  terminate the worker when one input runs this long (default 10000)
   --heap-mb MB     worker heap limit (default 512)
   --max-bugs N     stop a target after N bugs (default 10)

@@ -6,8 +6,9 @@ import { TARGETS } from './targets.ts';
 /**
  * The short seeded fuzz run of `npm test`: every target (tests/fuzz/targets.ts) for 200 inputs with
  * a fixed seed, hostile generators included. `npm run fuzz` runs the same targets for 10 000.
- * Each input runs in a worker thread (heap limit 512 MB); an input over 1 s is a bug, and one that
- * has not answered after 5 s is terminated and counted slow.
+ * Each input runs in a worker thread (heap limit 512 MB); an input over 1 s (plus 0.5 ms per 1 000
+ * characters of a text input) is a bug, and one that has not answered after 5 s is terminated and
+ * counted slow.
  */
 const CASES = 200;
 const SEED = 20260301;
