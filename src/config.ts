@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { CLIP_DEFAULT_BATCH } from './analysis/clip/defaults.ts';
+import { CLIP_DEFAULT_BATCH, CLIP_DEFAULT_TEXT_BATCH } from './analysis/clip/defaults.ts';
 import { ConfigError } from './analysis/errors.ts';
 import { defaultStorageUrl } from './storage/backend.ts';
 
@@ -44,6 +44,7 @@ export const EnvSchema = z.object({
     .enum(['fp32', 'quantized'], { error: 'LORALENS_CLIP_VARIANT must be fp32 or quantized' })
     .default('fp32'),
   LORALENS_CLIP_BATCH: positiveInt('LORALENS_CLIP_BATCH', CLIP_DEFAULT_BATCH),
+  LORALENS_CLIP_TEXT_BATCH: positiveInt('LORALENS_CLIP_TEXT_BATCH', CLIP_DEFAULT_TEXT_BATCH),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CIVITAI_CONCURRENCY: positiveInt('CIVITAI_CONCURRENCY', 4),
   CIVITAI_RATE_PER_SECOND: positiveInt('CIVITAI_RATE_PER_SECOND', 5),
@@ -69,8 +70,10 @@ export interface AppConfig {
   queueUrl: string | undefined;
   modelsDir: string;
   clipVariant: 'fp32' | 'quantized';
-  /** Images (and prompt windows) per onnxruntime run. */
+  /** Images per onnxruntime run of the vision tower. */
   clipBatchSize: number;
+  /** Prompt windows per onnxruntime run of the text tower. */
+  clipTextBatchSize: number;
   /** Path of a user-supplied Inception-v3 ONNX; absent = CLIP-embedding distances only. */
   inceptionModel?: string;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
@@ -95,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     modelsDir: e.LORALENS_MODELS_DIR ?? fileURLToPath(new URL('../assets/models/', import.meta.url)),
     clipVariant: e.LORALENS_CLIP_VARIANT,
     clipBatchSize: e.LORALENS_CLIP_BATCH,
+    clipTextBatchSize: e.LORALENS_CLIP_TEXT_BATCH,
     ...(e.LORALENS_INCEPTION_MODEL ? { inceptionModel: e.LORALENS_INCEPTION_MODEL } : {}),
     logLevel: e.LOG_LEVEL,
     concurrency: e.CIVITAI_CONCURRENCY,

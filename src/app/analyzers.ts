@@ -39,6 +39,7 @@ export function defaultAnalyzers(deps: AnalyzerDeps): Analyzer[] {
       modelDir: deps.config.modelsDir,
       variant: deps.config.clipVariant,
       image: { batchSize: deps.config.clipBatchSize },
+      textBatchSize: deps.config.clipTextBatchSize,
       dispatcher: deps.dispatcher,
       extraAllowedOrigins: [new URL(deps.config.civitaiBaseUrl).origin],
       cache: keyvEmbeddingCache(deps.storage.keyv('clip-embeddings'), { ttlMs: 30 * 24 * 3_600_000 }),

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ensureTinyClipModels, tinyVisionModel } from '../../scripts/make-tiny-models.ts';
-import { type ClipScorer, cosine, createClipScorer } from '../../src/analysis/clip/scorer.ts';
+import { CLIP_DEFAULT_BATCH, CLIP_DEFAULT_TEXT_BATCH } from '../../src/analysis/clip/defaults.ts';
+import {
+  type ClipRunInfo,
+  type ClipScorer,
+  cosine,
+  createClipScorer,
+} from '../../src/analysis/clip/scorer.ts';
 import { hasCode } from '../../src/analysis/errors.ts';
 import { CLIP_TENSOR_LENGTH } from '../../src/analysis/images/clip-preprocess.ts';
 import { seededRandom } from '../../src/analysis/stats/random.ts';
@@ -34,7 +40,13 @@ describe('CLIP scorer on tiny models', () => {
   before(async () => {
     const { dir } = await ensureTinyClipModels();
     batched = await createClipScorer({ modelDir: dir, vocabPath: VOCAB, batchSize: 8, intraOpThreads: 1 });
-    single = await createClipScorer({ modelDir: dir, vocabPath: VOCAB, batchSize: 1, intraOpThreads: 1 });
+    single = await createClipScorer({
+      modelDir: dir,
+      vocabPath: VOCAB,
+      batchSize: 1,
+      textBatchSize: 1,
+      intraOpThreads: 1,
+    });
   });
   after(async () => {
     await batched.dispose();
@@ -120,10 +132,40 @@ describe('CLIP scorer set-up errors', () => {
 
   test('invalid batch size is rejected before any native call', async () => {
     const tiny = await ensureTinyClipModels();
-    await assert.rejects(
-      createClipScorer({ modelDir: tiny.dir, vocabPath: VOCAB, batchSize: 0 }),
-      (e: unknown) => hasCode(e, 'INPUT_INVALID'),
-    );
+    for (const bad of [{ batchSize: 0 }, { textBatchSize: 0 }, { textBatchSize: 2.5 }]) {
+      await assert.rejects(
+        createClipScorer({ modelDir: tiny.dir, vocabPath: VOCAB, ...bad }),
+        (e: unknown) => hasCode(e, 'INPUT_INVALID'),
+        JSON.stringify(bad),
+      );
+    }
+  });
+
+  test('images and prompt windows have their own batch sizes (text defaults to CLIP_DEFAULT_TEXT_BATCH)', async () => {
+    const tiny = await ensureTinyClipModels();
+    const runs: ClipRunInfo[] = [];
+    const s = await createClipScorer({
+      modelDir: tiny.dir,
+      vocabPath: VOCAB,
+      batchSize: 2,
+      textBatchSize: 3,
+      intraOpThreads: 1,
+      onRun: (r) => runs.push(r),
+    });
+    const d = await createClipScorer({ modelDir: tiny.dir, vocabPath: VOCAB, intraOpThreads: 1 });
+    try {
+      assert.equal(s.batchSize, 2);
+      assert.equal(s.textBatchSize, 3);
+      assert.equal(d.batchSize, CLIP_DEFAULT_BATCH);
+      assert.equal(d.textBatchSize, CLIP_DEFAULT_TEXT_BATCH);
+      await s.embedImages(randomTensors(5, 3));
+      await s.embedTexts(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+      const rows = (tower: string) => runs.filter((r) => r.tower === tower).map((r) => r.rows);
+      assert.deepEqual(rows('vision'), [2, 2, 1]);
+      assert.deepEqual(rows('text'), [3, 3, 1]);
+    } finally {
+      await Promise.all([s.dispose(), d.dispose()]);
+    }
   });
 });
 

@@ -89,7 +89,7 @@ describe('text windows are batched across prompts', () => {
     scorer = await createClipScorer({
       modelDir: tiny.dir,
       vocabPath: VOCAB,
-      batchSize: BATCH,
+      textBatchSize: BATCH,
       intraOpThreads: 1,
       onRun: (r) => runs.push(r),
     });
@@ -202,7 +202,8 @@ describe('prompt prefetch during the image pass', () => {
     const calls: string[][] = [];
     const embedder: ClipEmbedder = {
       modelId: 'fake',
-      batchSize: 2,
+      batchSize: 3,
+      textBatchSize: 2,
       embedImages: () => Promise.reject(new Error('no images here')),
       embedTexts: async (texts, options) => {
         calls.push([...texts]);
@@ -217,7 +218,7 @@ describe('prompt prefetch during the image pass', () => {
     };
     const cache = memoryEmbeddingCache();
     const prefetch = createPromptPrefetch(embedder, { cache }, silentLogger);
-    const group = 2 * PROMPT_PREFETCH_GROUP_BATCHES;
+    const group = 2 * PROMPT_PREFETCH_GROUP_BATCHES; // text batches (2), not image batches (3)
     for (let i = 0; i < group - 1; i++) prefetch.add(`prompt ${i}`);
     prefetch.add('prompt 0'); // a repeat is not queued twice
     await new Promise((r) => setImmediate(r));

@@ -53,7 +53,7 @@ describe('shorter text windows (run at the longest real length in the batch)', (
     scorer = await createClipScorer({
       modelDir: tiny.dir,
       vocabPath: VOCAB,
-      batchSize: 3,
+      textBatchSize: 3,
       intraOpThreads: 1,
       onRun: (r) => runs.push(r),
     });
@@ -110,7 +110,7 @@ describe('shorter text windows (run at the longest real length in the batch)', (
     const s = await createClipScorer({
       modelDir: tiny.dir,
       vocabPath: VOCAB,
-      batchSize: 4,
+      textBatchSize: 4,
       intraOpThreads: 1,
       onRun: (r) => masked.push(r),
     });

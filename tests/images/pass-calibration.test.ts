@@ -42,6 +42,7 @@ async function calibrationTime(n: number): Promise<number> {
   const embedder: ClipEmbedder = {
     modelId: 'fake',
     batchSize: 64,
+    textBatchSize: 64,
     embedImages: () => Promise.reject(new Error('no image inference on a warm run')),
     embedTexts: async (batch) =>
       batch.map((t) => {

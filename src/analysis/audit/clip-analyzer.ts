@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
-import { CLIP_DEFAULT_BATCH } from '../clip/defaults.ts';
+import { CLIP_DEFAULT_BATCH, CLIP_DEFAULT_TEXT_BATCH } from '../clip/defaults.ts';
 import { type EmbeddingCache, setTextEmbedding, textEmbeddingKey } from '../clip/embedding-cache.ts';
 import { type ClipEmbedder, type ImageAuditOptions, scoreImagePrompts } from '../clip/image-audit.ts';
 import { type ClipScorer, type ClipVariant, createClipScorer } from '../clip/scorer.ts';
@@ -27,6 +27,8 @@ export interface ClipAnalyzerOptions {
   extraAllowedOrigins: readonly string[];
   cache?: EmbeddingCache | undefined;
   image?: ImageAuditOptions;
+  /** Prompt windows per text run (default {@link CLIP_DEFAULT_TEXT_BATCH}). */
+  textBatchSize?: number;
   /**
    * A model is flagged when the Wilson lower bound of its low-match rate reaches this (default 0.25):
    * for an honest model nearly every image beats its shuffled-prompt null, so a quarter is a lot.
@@ -82,11 +84,18 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): ClipAnalyzer {
   const variant = options.variant ?? 'fp32';
   const modelId = clipModelId(variant);
   const batchSize = options.image?.batchSize ?? CLIP_DEFAULT_BATCH;
+  const textBatchSize = options.textBatchSize ?? CLIP_DEFAULT_TEXT_BATCH;
   let opening: Promise<ClipScorer> | undefined;
   let sessionsOpened = false;
   // Sessions open lazily: a run whose embeddings are all cached never loads the ONNX models.
   const open = (): Promise<ClipScorer> => {
-    opening ??= createClipScorer({ modelDir: options.modelDir, variant, batchSize, logger }).then(
+    opening ??= createClipScorer({
+      modelDir: options.modelDir,
+      variant,
+      batchSize,
+      textBatchSize,
+      logger,
+    }).then(
       (scorer) => {
         if (scorer.modelId !== modelId) {
           throw new AppError(ErrorCode.INTERNAL, `CLIP model id ${scorer.modelId} is not ${modelId}`);
@@ -126,6 +135,7 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): ClipAnalyzer {
   const embedder: ClipEmbedder = {
     modelId,
     batchSize,
+    textBatchSize,
     embedImages: (tensors) => using((s) => s.embedImages(tensors)),
     embedTexts: (texts, textOptions) => using((s) => s.embedTexts(texts, textOptions)),
   };
@@ -346,15 +356,16 @@ export function createClipAnalyzer(options: ClipAnalyzerOptions): ClipAnalyzer {
 }
 
 /**
- * Prompts per prefetch call, in image batches: the scorer sorts one call's windows by length before
+ * Prompts per prefetch call, in text batches: the scorer sorts one call's windows by length before
  * batching them, so a larger group wastes less of the text tower on padding (audit prompt mix: 1.28×
  * the real tokens at 8 prompts per call, 1.03× at 64) at the cost of embedding a little later.
+ * 8 × 8 = 64 prompts a call (about 128 windows) with the default text batch.
  */
 export const PROMPT_PREFETCH_GROUP_BATCHES = 8;
 
 /**
  * Embeds the cleaned prompts of decoded images in the background, in groups of
- * {@link PROMPT_PREFETCH_GROUP_BATCHES} batches, into the embedding cache (without a cache there is
+ * {@link PROMPT_PREFETCH_GROUP_BATCHES} text batches, into the embedding cache (without a cache there is
  * nowhere to keep them, and nothing is prefetched); each prompt is cached as soon as its windows are.
  * Failures are logged and left to the analysis, which embeds what is missing and reports its own errors.
  */
@@ -404,7 +415,7 @@ export function createPromptPrefetch(
       if (text === '' || seen.has(text)) return;
       seen.add(text);
       queued.push(text);
-      if (queued.length >= embedder.batchSize * PROMPT_PREFETCH_GROUP_BATCHES) flush();
+      if (queued.length >= embedder.textBatchSize * PROMPT_PREFETCH_GROUP_BATCHES) flush();
     },
     /** Embed what is queued and wait for every batch; the next audit starts with an empty memory. */
     async drain(): Promise<void> {

@@ -106,6 +106,7 @@ export interface ImageAuditOptions {
   seed?: number;
   /** Uncalibrated mode: flag when the raw cosine is below this (the seed's `--clip-threshold`). */
   rawThreshold?: number;
+  /** Images per vision run (default: the scorer's). */
   batchSize?: number;
   /** Downloads/decodes in flight (default 4). */
   concurrency?: number;
@@ -114,7 +115,10 @@ export interface ImageAuditOptions {
 }
 
 /** What the audit needs of a CLIP scorer; a lazy one opens its sessions on the first embed call. */
-export type ClipEmbedder = Pick<ClipScorer, 'modelId' | 'batchSize' | 'embedImages' | 'embedTexts'>;
+export type ClipEmbedder = Pick<
+  ClipScorer,
+  'modelId' | 'batchSize' | 'textBatchSize' | 'embedImages' | 'embedTexts'
+>;
 
 export interface ScoreImagePromptsInput {
   images: ImageAuditInput[];

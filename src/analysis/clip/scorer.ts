@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { AppError, ErrorCode } from '../errors.ts';
 import { CLIP_IMAGE_SIZE, CLIP_TENSOR_LENGTH } from '../images/clip-preprocess.ts';
 import { type Logger, silentLogger } from '../ports.ts';
-import { CLIP_DEFAULT_BATCH } from './defaults.ts';
+import { CLIP_DEFAULT_BATCH, CLIP_DEFAULT_TEXT_BATCH } from './defaults.ts';
 import {
   BUNDLED_CLIP_VOCAB_PATH,
   CLIP_CONTEXT_LENGTH,
@@ -68,7 +68,10 @@ export interface ClipScorer {
   /** Stable id for cache keys: model family + variant. */
   readonly modelId: string;
   readonly variant: ClipVariant;
+  /** Images per vision run. */
   readonly batchSize: number;
+  /** Prompt windows per text run. */
+  readonly textBatchSize: number;
   readonly tokenizer: ClipTokenizer;
   /** L2-normalised image embeddings for CHW float32 tensors of 3·224·224 values each. */
   embedImages(tensors: readonly Float32Array[]): Promise<Float32Array[]>;
@@ -80,7 +83,7 @@ export interface ClipScorer {
   embedTexts(texts: readonly string[], options?: EmbedTextsOptions): Promise<TextEmbedding[]>;
   /**
    * L2-normalised embeddings for already tokenised rows of 77 ids, sorted by real length and run in
-   * batches of {@link batchSize} at each batch's longest real length.
+   * batches of {@link textBatchSize} at each batch's longest real length.
    */
   embedTokenRows(rows: readonly number[][], options?: EmbedRowsOptions): Promise<Float32Array[]>;
   dispose(): Promise<void>;
@@ -108,8 +111,10 @@ export interface ClipScorerOptions {
   variant?: ClipVariant;
   /** Defaults to the number of cores. */
   intraOpThreads?: number;
-  /** Images/texts per session.run (default {@link CLIP_DEFAULT_BATCH}). */
+  /** Images per vision session.run (default {@link CLIP_DEFAULT_BATCH}). */
   batchSize?: number;
+  /** Prompt windows per text session.run (default {@link CLIP_DEFAULT_TEXT_BATCH}). */
+  textBatchSize?: number;
   /** Defaults to the vocabulary that ships with loralens (assets/models/bpe_simple_vocab_16e6.txt.gz). */
   vocabPath?: string;
   /** Windows per prompt at most (default 8, i.e. 600 BPE tokens). */
@@ -285,6 +290,11 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
   const logger = options.logger ?? silentLogger;
   const threads = checkPositiveInt('intraOpThreads', options.intraOpThreads ?? availableParallelism(), 256);
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? CLIP_DEFAULT_BATCH, 1024);
+  const textBatchSize = checkPositiveInt(
+    'textBatchSize',
+    options.textBatchSize ?? CLIP_DEFAULT_TEXT_BATCH,
+    1024,
+  );
   const maxWindows = checkPositiveInt('maxWindows', options.maxWindows ?? CLIP_DEFAULT_MAX_WINDOWS, 64);
   const files = CLIP_MODEL_FILES[variant];
   const visionPath = join(options.modelDir, files.vision);
@@ -323,7 +333,7 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
   // A model whose sequence axis is fixed at 77 runs every window at 77 (no shorter windows).
   const shortWindows = fixedLength === undefined;
   logger.debug(
-    { visionPath, textPath, threads, batchSize, variant, useMask, shortWindows, where },
+    { visionPath, textPath, threads, batchSize, textBatchSize, variant, useMask, shortWindows, where },
     'CLIP sessions ready',
   );
 
@@ -373,9 +383,9 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
     // Bucket by length: shortest first, so each batch runs at nearly the length of its rows.
     const order = rows.map((_, i) => i).sort((a, b) => lengths[a]! - lengths[b]! || a - b);
     const out: Float32Array[] = new Array(rows.length);
-    for (let start = 0; start < order.length; start += batchSize) {
+    for (let start = 0; start < order.length; start += textBatchSize) {
       rowOptions.beforeBatch?.();
-      const chunk = order.slice(start, start + batchSize);
+      const chunk = order.slice(start, start + textBatchSize);
       const seq = Math.max(...chunk.map((i) => lengths[i]!));
       const ids = new BigInt64Array(chunk.length * seq);
       const mask = useMask ? new BigInt64Array(chunk.length * seq) : undefined;
@@ -404,6 +414,7 @@ export async function createClipScorer(options: ClipScorerOptions): Promise<Clip
     modelId: `openai/clip-vit-base-patch32:${variant}`,
     variant,
     batchSize,
+    textBatchSize,
     tokenizer,
     async embedImages(tensors) {
       alive();
