@@ -197,10 +197,18 @@ export async function scoreImagePrompts(input: ScoreImagePromptsInput): Promise<
   const progress = input.onProgress ?? (() => {});
   checkAbort(signal);
 
-  // 1. Clean prompts; images without one are skipped before any download.
-  const cleaned = images.map((img) =>
-    img.prompt === null ? '' : cleanPrompt(img.prompt, o.promptClean).text.trim(),
-  );
+  // 1. Clean prompts; images without one are skipped before any download. Images often share a
+  //    prompt (one prompt, several seeds): each distinct one is cleaned once.
+  const cleanedByPrompt = new Map<string, string>();
+  const cleaned = images.map((img) => {
+    if (img.prompt === null) return '';
+    let text = cleanedByPrompt.get(img.prompt);
+    if (text === undefined) {
+      text = cleanPrompt(img.prompt, o.promptClean).text.trim();
+      cleanedByPrompt.set(img.prompt, text);
+    }
+    return text;
+  });
   const skips = new Map<number, ImageSkip>();
   cleaned.forEach((text, i) => {
     if (text === '') skips.set(i, skip(ImageSkipReason.NO_PROMPT, 'no prompt left after cleaning'));
