@@ -3,7 +3,7 @@
  * the shared BullMQ queue and a Redis store. It never runs audits itself (workers do). Env:
  * REDIS_URL, DISCORD_API_URL. Prints `ready` once connected; SIGTERM stops it cleanly.
  */
-import { silentLogger } from '../../../src/analysis/ports.ts';
+import { createLogger } from '../../../src/app/logger.ts';
 import { createBot } from '../../../src/bot/bot.ts';
 import { openStorage } from '../../../src/storage/backend.ts';
 import { FakeAuditService } from '../../bot/support/fake-audit-service.ts';
@@ -20,7 +20,8 @@ const bot = createBot({
   }),
   service: new FakeAuditService(),
   storage,
-  logger: silentLogger,
+  // Warnings and errors (a failed delivery, a failed sweep) reach stderr: the test shows them on failure.
+  logger: createLogger('warn'),
   queueUrl: redisUrl,
   queueOptions: { heartbeatTtlMs: 1_500, sweepIntervalMs: 250, repairAfterMs: 2_000 },
 });
