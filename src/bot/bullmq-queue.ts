@@ -37,6 +37,12 @@ export interface BullAuditQueueOptions {
 
 const PREFIX = 'loralens:audit:';
 const DELIVERED_TTL_S = 7 * 24 * 3600;
+/**
+ * Deliveries of one result to one requester that may throw before it is given up (Discord down, a
+ * network error after discord.js's own retries). A failed one releases its claim, so a later sweep
+ * tries again with the same listener (or, for a requester of a dead bot, a new channel listener).
+ */
+export const MAX_DELIVERY_ATTEMPTS = 3;
 
 /** Accept a request atomically: join the open job with the same key, refuse over a limit, or open one. */
 const SUBMIT = `
@@ -66,6 +72,12 @@ redis.call('SADD', prefix .. 'pending', jobId)
 return {'new', jobId}
 `;
 
+/** Delete a delivery claim only if this process holds it. */
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 /** A finished job takes no more requesters: the next identical request opens a new job. */
 const CLOSE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
@@ -83,9 +95,10 @@ interface OpenJob {
  * The audit queue of a bot process when Redis is configured: jobs go to BullMQ and run in
  * `loralens worker` processes; this process only enqueues, relays progress into message edits and
  * delivers results. Identical requests (same {@link auditJobKey}) share one open job, across bot
- * processes too. Every requester is delivered to at most once: a Redis marker keyed by job and
- * requester is claimed before posting, so a retried job, a second bot process or a restart cannot
- * post twice. A requester whose bot process died (heartbeat expired) gets the result in its channel.
+ * processes too. Every requester is delivered to once: a Redis marker keyed by job and requester is
+ * claimed before posting, so a retried job, a second bot process or a restart cannot post twice; a
+ * delivery that throws gives the claim back for a later sweep (at most {@link MAX_DELIVERY_ATTEMPTS}).
+ * A requester whose bot process died (heartbeat expired) gets the result in its channel.
  */
 export class BullAuditQueue implements BotAuditQueue {
   readonly instance = randomUUID();
@@ -331,20 +344,45 @@ export class BullAuditQueue implements BotAuditQueue {
         }
       }
       if ((await this.redis.set(marker, this.instance, 'EX', DELIVERED_TTL_S, 'NX')) !== 'OK') continue;
-      this.#listeners.get(jobId)?.delete(requestId);
       const listener =
         local ?? (parsed.success ? this.#opts.restoreListener(parsed.data.requester) : undefined);
-      if (!listener) continue;
+      // A local listener stays registered until its delivery succeeds or is given up (a retry uses it).
+      const done = (): void => {
+        this.#listeners.get(jobId)?.delete(requestId);
+      };
+      if (!listener) {
+        done();
+        continue;
+      }
       try {
         if ('result' in outcome) await listener.deliver(outcome.result);
         else await listener.fail(outcome.error);
+        done();
       } catch (error) {
-        this.#log.error({ err: error, job: jobId }, 'delivering an audit result failed');
+        const attempts = await this.redis.hincrby(`${PREFIX}tries:${jobId}`, requestId, 1);
+        await this.redis.expire(`${PREFIX}tries:${jobId}`, DELIVERED_TTL_S);
+        const retry = attempts < MAX_DELIVERY_ATTEMPTS;
+        this.#log.error(
+          { err: error, job: jobId, attempt: attempts, retry },
+          retry
+            ? 'delivering an audit result failed; the sweep tries again'
+            : 'delivering an audit result failed; given up',
+        );
+        if (retry) {
+          // Give the claim back (only ours) so a later sweep delivers it.
+          await this.redis.eval(RELEASE, 1, marker, this.instance);
+          undelivered++;
+        } else done();
       }
     }
     if (this.#listeners.get(jobId)?.size === 0) this.#listeners.delete(jobId);
     if (undelivered === 0) {
-      await this.redis.multi().srem(`${PREFIX}pending`, jobId).del(`${PREFIX}req:${jobId}`).exec();
+      await this.redis
+        .multi()
+        .srem(`${PREFIX}pending`, jobId)
+        .del(`${PREFIX}req:${jobId}`)
+        .del(`${PREFIX}tries:${jobId}`)
+        .exec();
       // Everyone has the result: drop it (report files can be large) instead of keeping it a day.
       await this.#queue.remove(jobId).catch(() => undefined);
     }

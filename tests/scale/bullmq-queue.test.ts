@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type { AuditResult } from '../../src/analysis/audit/service.ts';
 import { AppError, ErrorCode, hasCode } from '../../src/analysis/errors.ts';
 import { silentLogger } from '../../src/analysis/ports.ts';
-import { BullAuditQueue } from '../../src/bot/bullmq-queue.ts';
+import { BullAuditQueue, MAX_DELIVERY_ATTEMPTS } from '../../src/bot/bullmq-queue.ts';
 import type { JobEvent, JobListener, JobRequest } from '../../src/commands/ports.ts';
 import type { JobRequester } from '../../src/storage/job-queue.ts';
 import { auditJobKey, decodeAuditResult, encodeAuditResult } from '../../src/storage/queue/audit-job.ts';
@@ -212,6 +212,38 @@ describe('BullMQ audit queue (bot side) with a worker on one Redis', needsRedis(
     await new Promise((r) => setTimeout(r, 800));
     assert.equal(restoredA.length + restoredB.length, 1, 'exactly one bot delivered');
     assert.equal(lost.results.length, 0);
+  });
+
+  test(`a delivery that throws is tried again by the sweep, with the same listener, until it succeeds (at most ${MAX_DELIVERY_ATTEMPTS} tries)`, async () => {
+    const service = new FakeAuditService();
+    const q = queue();
+    await q.start();
+    worker(service);
+    let calls = 0;
+    const flaky = recorder();
+    const deliver = flaky.deliver;
+    flaky.deliver = async (result) => {
+      calls += 1;
+      if (calls === 1) throw new Error('Discord answered 503');
+      await deliver(result);
+    };
+    const hopeless = recorder();
+    let hopelessCalls = 0;
+    hopeless.deliver = async () => {
+      hopelessCalls += 1;
+      throw new Error('Discord answered 503');
+    };
+    await q.submit(modelRequest('21', 'u1', flaky));
+    await q.submit(modelRequest('22', 'u2', hopeless));
+    await eventually(() => flaky.results.length === 1, 10_000, 'the second try delivered');
+    await eventually(() => hopelessCalls === MAX_DELIVERY_ATTEMPTS, 10_000, 'every try made');
+    // Sweeps keep running (every 100 ms here): nothing more is delivered or tried.
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(calls, 2);
+    assert.equal(flaky.results.length, 1);
+    assert.equal(hopelessCalls, MAX_DELIVERY_ATTEMPTS);
+    assert.deepEqual(await q.redis.smembers('loralens:audit:pending'), [], 'both jobs settled');
+    assert.deepEqual(await q.redis.keys('loralens:audit:tries:*'), []);
   });
 
   test('keys depend on the selection and options, not on key order; results survive the JSON round trip', () => {
